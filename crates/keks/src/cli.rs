@@ -1,0 +1,69 @@
+//! The command line: `keks up`, `keks env`, `keks version`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "keks", version, about = "EKS on one machine: the EKS API, Kubernetes API servers and simulated compute")]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax, e.g. `info,keks_store=debug`); default from
+    /// KEKS_LOG, else `info`.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run keks in the foreground until SIGINT or SIGTERM.
+    Up(UpArgs),
+    /// Print the shell `export` lines of a running keks (the contents of DIR/env.sh).
+    Env(EnvArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Where keks keeps its state, credentials and env.sh.
+    #[arg(long, env = "KEKS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    /// The data directory: the flag, else KEKS_DATA_DIR, else `~/.keks`.
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .ok_or_else(|| anyhow::anyhow!("HOME is not set; pass --data-dir"))?;
+                Ok(PathBuf::from(home).join(".keks"))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+
+    /// Address every listener binds to.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub listen_address: IpAddr,
+
+    /// Port of the AWS-side HTTP listener (and keks' health endpoint); 0 picks a free port.
+    #[arg(long, default_value_t = 7600, value_name = "PORT")]
+    pub aws_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+}
