@@ -66,13 +66,7 @@ async fn snapshots_bound_the_log_and_keep_history() {
         for i in 0..total {
             s.put(Bytes::from(format!("/s/{}", i % 300)), value(i)).await.unwrap();
         }
-        // Let the last snapshot thread finish before closing.
-        for _ in 0..200 {
-            if files(dir.path(), ".snap.tmp").is_empty() && !files(dir.path(), ".snap").is_empty() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        // Closing waits for a running snapshot.
     }
     let snaps = files(dir.path(), ".snap");
     assert_eq!(snaps.len(), 1, "older snapshots are removed: {snaps:?}");
@@ -174,4 +168,18 @@ async fn a_locked_directory_is_refused() {
     assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
     drop(first);
     EmbeddedStore::open(dir.path(), options(64 << 20)).expect("free once the first closed");
+}
+
+#[tokio::test]
+async fn writes_after_close_fail_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path(), options(64 << 20)).unwrap();
+    s.put(Bytes::from_static(b"k"), value(1)).await.unwrap();
+    s.close();
+    assert!(matches!(
+        s.put(Bytes::from_static(b"k"), value(2)).await,
+        Err(keks_store::StoreError::Closed)
+    ));
+    assert!(matches!(s.compact(1).await, Err(keks_store::StoreError::Closed)));
+    assert_eq!(s.get(b"k").await.unwrap().unwrap().value, value(1), "reads still work");
 }

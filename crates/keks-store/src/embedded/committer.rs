@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
@@ -63,8 +64,11 @@ impl Log {
         })
     }
 
-    /// Refuses writes once the log has failed.
+    /// Refuses writes once the log has failed or shut down.
     pub fn check_writable(&self) -> Result<(), StoreError> {
+        if self.queue.lock().shutdown {
+            return Err(StoreError::Closed);
+        }
         if self.failed.load(Ordering::Acquire) {
             let reason = self.durability.borrow().failed.clone().unwrap_or_else(|| "".into());
             return Err(StoreError::WriteFailed(reason.to_string()));
@@ -73,20 +77,30 @@ impl Log {
     }
 
     /// Queues one record, encoded by `encode`, with the commit to publish once it is durable
-    /// (none for a compaction). Returns the record's sequence number.
+    /// (none for a compaction). Returns the record's sequence number, or `None` once the log
+    /// has shut down.
     pub fn append(
         &self,
         encode: impl FnOnce(&mut Vec<u8>),
         publish: Option<(Revision, Vec<Event>)>,
-    ) -> u64 {
+    ) -> Option<u64> {
         let mut q = self.queue.lock();
+        if q.shutdown {
+            return None;
+        }
         encode(&mut q.buf);
         q.commits.extend(publish);
         q.last_seq += 1;
         let seq = q.last_seq;
         drop(q);
         self.wake.notify_one();
-        seq
+        Some(seq)
+    }
+
+    /// The sequence number of the newest queued record: once it is durable, so is every
+    /// write applied before this call.
+    pub fn last_seq(&self) -> u64 {
+        self.queue.lock().last_seq
     }
 
     /// Waits until the record `seq` is on disk.
@@ -126,7 +140,8 @@ pub(crate) struct Committer {
     pub segment_len: u64,
     pub segment_limit: u64,
     pub fsync: bool,
-    pub snapshotting: Arc<AtomicBool>,
+    /// The running snapshot, if any; joined before the thread exits.
+    pub snapshot: Option<JoinHandle<()>>,
 }
 
 impl Committer {
@@ -166,6 +181,9 @@ impl Committer {
             buf.clear();
             commits.clear();
             if shutdown {
+                if let Some(snapshot) = self.snapshot.take() {
+                    let _ = snapshot.join();
+                }
                 return;
             }
         }
@@ -181,8 +199,8 @@ impl Committer {
 
     /// Starts a new segment and, unless one is running, a snapshot of everything before it.
     fn rotate(&mut self) -> std::io::Result<()> {
-        if self.snapshotting.swap(true, Ordering::AcqRel) {
-            return Ok(()); // the running snapshot will cover a later rotation's worth
+        if self.snapshot.as_ref().is_some_and(|s| !s.is_finished()) {
+            return Ok(()); // rotate once the running snapshot is done
         }
         let next = self.segment + 1;
         let path = segment_path(&self.dir, next);
@@ -194,8 +212,7 @@ impl Committer {
         let revision = self.engine.visible();
         let engine = self.engine.clone();
         let dir = self.dir.clone();
-        let snapshotting = self.snapshotting.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("keks-store-snapshot".into())
             .spawn(move || {
                 // A clone costs one pass over the keys under the read lock; the slow part,
@@ -208,8 +225,8 @@ impl Committer {
                     }
                     Err(e) => tracing::warn!(error = %e, revision, "snapshot failed; the log still holds everything"),
                 }
-                snapshotting.store(false, Ordering::Release);
             })?;
+        self.snapshot = Some(handle);
         Ok(())
     }
 }

@@ -12,7 +12,6 @@ mod wal;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -117,7 +116,7 @@ impl EmbeddedStore {
             segment_len,
             segment_limit: options.segment_bytes.max(1),
             fsync: options.fsync,
-            snapshotting: Arc::new(AtomicBool::new(false)),
+            snapshot: None,
         };
         let handle = std::thread::Builder::new()
             .name("keks-store-commit".into())
@@ -152,8 +151,8 @@ impl EmbeddedStore {
         self.engine.watcher_count()
     }
 
-    /// Writes everything queued and stops the commit thread. Later writes fail with
-    /// [`StoreError::Closed`] or [`StoreError::WriteFailed`].
+    /// Writes everything queued, waits for a running snapshot, and stops the commit thread.
+    /// Later writes fail with [`StoreError::Closed`].
     pub fn close(&self) {
         self.log.shut_down();
         if let Some(handle) = self.committer.lock().take() {
@@ -176,17 +175,23 @@ impl Store for EmbeddedStore {
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse, StoreError> {
         self.log.check_writable()?;
-        let mut seq = None;
+        let mut queued = None;
         let response = self.engine.apply(&txn, |commit| {
             let revision = commit.revision;
-            seq = Some(self.log.append(
+            queued = Some(self.log.append(
                 |buf| wal::encode_commit(buf, revision, &commit.mutations),
                 Some((revision, commit.events)),
             ));
         })?;
-        if let Some(seq) = seq {
-            self.log.wait_durable(seq).await?;
-        }
+        let seq = match queued {
+            Some(Some(seq)) => seq,
+            Some(None) => return Err(StoreError::Closed),
+            // Wrote nothing, but its compares and reads may have seen writes that are not yet
+            // durable: answer only once they are, so no client observes a write a crash
+            // could still lose.
+            None => self.log.last_seq(),
+        };
+        self.log.wait_durable(seq).await?;
         Ok(response)
     }
 
@@ -196,11 +201,11 @@ impl Store for EmbeddedStore {
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
         self.log.check_writable()?;
-        let mut seq = 0;
+        let mut queued = None;
         self.engine.compact(revision, || {
-            seq = self.log.append(|buf| wal::encode_compact(buf, revision), None);
+            queued = self.log.append(|buf| wal::encode_compact(buf, revision), None);
         })?;
-        self.log.wait_durable(seq).await
+        self.log.wait_durable(queued.ok_or(StoreError::Closed)?).await
     }
 
     async fn revisions(&self) -> Result<Revisions, StoreError> {
