@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::{
-    Compare, CompareOp, CompareTarget, Event, EventKind, KeyRange, RangeRequest, Store,
-    StoreError, Txn, TxnOp, TxnOpResponse, WatchRequest, WatchStream,
+    Compare, CompareOp, CompareTarget, Event, EventKind, KeyRange, RangeRequest, Store, StoreError,
+    Txn, TxnOp, TxnOpResponse, WatchRequest, WatchStream,
 };
 
 /// A store under test and whatever must live as long as it (a temporary directory).
@@ -85,7 +85,11 @@ pub async fn put_get_and_revisions(s: &dyn Store) {
 
 pub async fn one_revision_per_writing_txn(s: &dyn Store) {
     let r = s
-        .txn(Txn::new().and_then([TxnOp::put("k1", "v"), TxnOp::put("k2", "v"), TxnOp::put("k3", "v")]))
+        .txn(Txn::new().and_then([
+            TxnOp::put("k1", "v"),
+            TxnOp::put("k2", "v"),
+            TxnOp::put("k3", "v"),
+        ]))
         .await
         .unwrap();
     assert!(r.succeeded);
@@ -94,7 +98,10 @@ pub async fn one_revision_per_writing_txn(s: &dyn Store) {
         assert_eq!(s.get(k.as_bytes()).await.unwrap().unwrap().mod_revision, 1);
     }
     // Reads and deletes of missing keys write nothing.
-    let r = s.txn(Txn::new().and_then([TxnOp::get("k1"), TxnOp::delete("missing")])).await.unwrap();
+    let r = s
+        .txn(Txn::new().and_then([TxnOp::get("k1"), TxnOp::delete("missing")]))
+        .await
+        .unwrap();
     assert_eq!(r.revision, 1);
     assert_eq!(s.delete(b("missing")).await.unwrap(), None);
     assert_eq!(s.revisions().await.unwrap().current, 1);
@@ -102,15 +109,23 @@ pub async fn one_revision_per_writing_txn(s: &dyn Store) {
 
 pub async fn range_prefix_limit_count(s: &dyn Store) {
     for i in 0..100 {
-        s.put(b(format!("/reg/pods/ns/p{i:03}")), b(format!("v{i}"))).await.unwrap();
+        s.put(b(format!("/reg/pods/ns/p{i:03}")), b(format!("v{i}")))
+            .await
+            .unwrap();
     }
     s.put(b("/reg/pods0"), b("outside")).await.unwrap();
     s.put(b("/reg/podsx"), b("outside")).await.unwrap();
-    let all = s.range(RangeRequest::new(KeyRange::prefix("/reg/pods/"))).await.unwrap();
+    let all = s
+        .range(RangeRequest::new(KeyRange::prefix("/reg/pods/")))
+        .await
+        .unwrap();
     assert_eq!(all.kvs.len(), 100);
     assert_eq!(all.count, 100);
     assert!(!all.more);
-    assert!(all.kvs.windows(2).all(|w| w[0].key < w[1].key), "sorted by key");
+    assert!(
+        all.kvs.windows(2).all(|w| w[0].key < w[1].key),
+        "sorted by key"
+    );
 
     let page = s
         .range(RangeRequest::new(KeyRange::prefix("/reg/pods/")).with_limit(10))
@@ -132,23 +147,42 @@ pub async fn range_prefix_limit_count(s: &dyn Store) {
     assert_eq!(rest.kvs.len(), 90);
     assert_eq!(rest.kvs[0].key, b("/reg/pods/ns/p010"));
 
-    let count = s.range(RangeRequest::new(KeyRange::prefix("/reg/")).count_only()).await.unwrap();
+    let count = s
+        .range(RangeRequest::new(KeyRange::prefix("/reg/")).count_only())
+        .await
+        .unwrap();
     assert_eq!((count.count, count.kvs.len()), (102, 0));
-    let keys = s.range(RangeRequest::new(KeyRange::prefix("/reg/pods/")).keys_only()).await.unwrap();
-    assert!(keys.kvs.iter().all(|kv| kv.value.is_empty() && kv.mod_revision > 0));
+    let keys = s
+        .range(RangeRequest::new(KeyRange::prefix("/reg/pods/")).keys_only())
+        .await
+        .unwrap();
+    assert!(keys
+        .kvs
+        .iter()
+        .all(|kv| kv.value.is_empty() && kv.mod_revision > 0));
     let between = s
-        .range(RangeRequest::new(KeyRange::between("/reg/pods/ns/p010", "/reg/pods/ns/p020")))
+        .range(RangeRequest::new(KeyRange::between(
+            "/reg/pods/ns/p010",
+            "/reg/pods/ns/p020",
+        )))
         .await
         .unwrap();
     assert_eq!(between.count, 10);
-    let to_end = s.range(RangeRequest::new(KeyRange::between("/reg/pods0", ""))).await.unwrap();
+    let to_end = s
+        .range(RangeRequest::new(KeyRange::between("/reg/pods0", "")))
+        .await
+        .unwrap();
     assert_eq!(to_end.count, 2);
 }
 
 pub async fn range_at_past_revision(s: &dyn Store) {
     let r1 = s.put(b("k"), b("one")).await.unwrap();
     let r2 = s.put(b("k"), b("two")).await.unwrap();
-    let r3 = s.txn(Txn::new().and_then([TxnOp::delete("k")])).await.unwrap().revision;
+    let r3 = s
+        .txn(Txn::new().and_then([TxnOp::delete("k")]))
+        .await
+        .unwrap()
+        .revision;
     let at = |rev| RangeRequest::new(KeyRange::key("k")).at_revision(rev);
     assert_eq!(s.range(at(r1)).await.unwrap().kvs[0].value, b("one"));
     assert_eq!(s.range(at(r2)).await.unwrap().kvs[0].value, b("two"));
@@ -196,7 +230,10 @@ pub async fn txn_compare_and_swap(s: &dyn Store) {
     let stale = s.txn(update(rev, "v3")).await.unwrap();
     assert!(!stale.succeeded);
     assert_eq!(s.get(b"obj").await.unwrap().unwrap().value, b("v2"));
-    assert_eq!(stale.revision, r.revision, "a failed compare writes nothing");
+    assert_eq!(
+        stale.revision, r.revision,
+        "a failed compare writes nothing"
+    );
     // Other compare targets.
     let cmp = |target, op| Compare {
         key: b("obj"),
@@ -209,24 +246,42 @@ pub async fn txn_compare_and_swap(s: &dyn Store) {
     assert!(holds(cmp(CompareTarget::Value(b("v2")), CompareOp::Equal)).await);
     assert!(holds(cmp(CompareTarget::Value(b("v1")), CompareOp::NotEqual)).await);
     assert!(holds(cmp(CompareTarget::CreateRevision(rev + 1), CompareOp::Less)).await);
-    assert!(!holds(Compare {
-        key: b("nope"),
-        op: CompareOp::Equal,
-        target: CompareTarget::Value(b("")),
-    })
-    .await);
+    assert!(
+        !holds(Compare {
+            key: b("nope"),
+            op: CompareOp::Equal,
+            target: CompareTarget::Value(b("")),
+        })
+        .await
+    );
 }
 
 pub async fn txn_rejects_invalid_requests(s: &dyn Store) {
     let dup = Txn::new().and_then([TxnOp::put("a", "1"), TxnOp::put("a", "2")]);
-    assert!(matches!(s.txn(dup).await, Err(StoreError::InvalidRequest(_))));
-    let overlap = Txn::new().and_then([TxnOp::put("p/a", "1"), TxnOp::Delete {
-        range: KeyRange::prefix("p/"),
-    }]);
-    assert!(matches!(s.txn(overlap).await, Err(StoreError::InvalidRequest(_))));
+    assert!(matches!(
+        s.txn(dup).await,
+        Err(StoreError::InvalidRequest(_))
+    ));
+    let overlap = Txn::new().and_then([
+        TxnOp::put("p/a", "1"),
+        TxnOp::Delete {
+            range: KeyRange::prefix("p/"),
+        },
+    ]);
+    assert!(matches!(
+        s.txn(overlap).await,
+        Err(StoreError::InvalidRequest(_))
+    ));
     let empty = Txn::new().and_then([TxnOp::put("", "1")]);
-    assert!(matches!(s.txn(empty).await, Err(StoreError::InvalidRequest(_))));
-    assert_eq!(s.revisions().await.unwrap().current, 0, "nothing was written");
+    assert!(matches!(
+        s.txn(empty).await,
+        Err(StoreError::InvalidRequest(_))
+    ));
+    assert_eq!(
+        s.revisions().await.unwrap().current,
+        0,
+        "nothing was written"
+    );
 }
 
 pub async fn delete_range(s: &dyn Store) {
@@ -244,18 +299,27 @@ pub async fn delete_range(s: &dyn Store) {
         TxnOpResponse::Delete { deleted } => assert_eq!(deleted.len(), 3),
         other => panic!("expected a delete response, got {other:?}"),
     }
-    let left = s.range(RangeRequest::new(KeyRange::between("/", ""))).await.unwrap();
+    let left = s
+        .range(RangeRequest::new(KeyRange::between("/", "")))
+        .await
+        .unwrap();
     assert_eq!(left.count, 1);
 }
 
 pub async fn watch_from_now(s: &dyn Store) {
     s.put(b("/w/before"), b("0")).await.unwrap();
-    let mut w = s.watch(WatchRequest::new(KeyRange::prefix("/w/"))).await.unwrap();
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::prefix("/w/")))
+        .await
+        .unwrap();
     s.put(b("/w/a"), b("1")).await.unwrap();
     s.put(b("/w/a"), b("2")).await.unwrap();
     s.delete(b("/w/a")).await.unwrap();
     let e1 = next_event(&mut w).await;
-    assert_eq!((e1.kind, e1.kv.mod_revision, e1.kv.version), (EventKind::Put, 2, 1));
+    assert_eq!(
+        (e1.kind, e1.kv.mod_revision, e1.kv.version),
+        (EventKind::Put, 2, 1)
+    );
     assert!(e1.prev_kv.is_none());
     let e2 = next_event(&mut w).await;
     assert_eq!((e2.kind, e2.kv.value.clone()), (EventKind::Put, b("2")));
@@ -267,15 +331,24 @@ pub async fn watch_from_now(s: &dyn Store) {
 
 pub async fn watch_from_past_revision(s: &dyn Store) {
     s.put(b("/h/a"), b("1")).await.unwrap(); // 1
-    s.txn(Txn::new().and_then([TxnOp::put("/h/b", "1"), TxnOp::put("/h/c", "1")])).await.unwrap(); // 2
+    s.txn(Txn::new().and_then([TxnOp::put("/h/b", "1"), TxnOp::put("/h/c", "1")]))
+        .await
+        .unwrap(); // 2
     s.delete(b("/h/a")).await.unwrap(); // 3
-    let mut w = s.watch(WatchRequest::new(KeyRange::prefix("/h/")).from_revision(2)).await.unwrap();
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::prefix("/h/")).from_revision(2))
+        .await
+        .unwrap();
     s.put(b("/h/d"), b("1")).await.unwrap(); // 4
     let got: Vec<(i64, String, EventKind)> = {
         let mut v = Vec::new();
         for _ in 0..4 {
             let e = next_event(&mut w).await;
-            v.push((e.kv.mod_revision, String::from_utf8_lossy(&e.kv.key).into_owned(), e.kind));
+            v.push((
+                e.kv.mod_revision,
+                String::from_utf8_lossy(&e.kv.key).into_owned(),
+                e.kind,
+            ));
         }
         v
     };
@@ -291,7 +364,10 @@ pub async fn watch_from_past_revision(s: &dyn Store) {
 }
 
 pub async fn watch_future_start(s: &dyn Store) {
-    let mut w = s.watch(WatchRequest::new(KeyRange::prefix("/f/")).from_revision(3)).await.unwrap();
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::prefix("/f/")).from_revision(3))
+        .await
+        .unwrap();
     for i in 1..=4 {
         s.put(b(format!("/f/{i}")), b("v")).await.unwrap();
     }
@@ -300,15 +376,29 @@ pub async fn watch_future_start(s: &dyn Store) {
 }
 
 pub async fn watch_filters_by_range(s: &dyn Store) {
-    let mut one = s.watch(WatchRequest::new(KeyRange::key("/k/1"))).await.unwrap();
-    let mut pre = s.watch(WatchRequest::new(KeyRange::prefix("/k/2"))).await.unwrap();
-    s.txn(Txn::new().and_then([TxnOp::put("/k/1", "a"), TxnOp::put("/k/2x", "b"), TxnOp::put("/k/3", "c")]))
+    let mut one = s
+        .watch(WatchRequest::new(KeyRange::key("/k/1")))
         .await
         .unwrap();
+    let mut pre = s
+        .watch(WatchRequest::new(KeyRange::prefix("/k/2")))
+        .await
+        .unwrap();
+    s.txn(Txn::new().and_then([
+        TxnOp::put("/k/1", "a"),
+        TxnOp::put("/k/2x", "b"),
+        TxnOp::put("/k/3", "c"),
+    ]))
+    .await
+    .unwrap();
     s.put(b("/k/10"), b("d")).await.unwrap();
     s.put(b("/k/1"), b("e")).await.unwrap();
     assert_eq!(next_event(&mut one).await.kv.value, b("a"));
-    assert_eq!(next_event(&mut one).await.kv.value, b("e"), "/k/10 is not /k/1");
+    assert_eq!(
+        next_event(&mut one).await.kv.value,
+        b("e"),
+        "/k/10 is not /k/1"
+    );
     assert_eq!(next_event(&mut pre).await.kv.key, b("/k/2x"));
 }
 
@@ -322,28 +412,54 @@ pub async fn compaction(s: &dyn Store) {
     let revs = s.revisions().await.unwrap();
     assert_eq!((revs.current, revs.compacted), (12, 8));
     let at = |rev| RangeRequest::new(KeyRange::key("c")).at_revision(rev);
-    assert!(matches!(s.range(at(7)).await, Err(StoreError::Compacted { requested: 7, compacted: 8 })));
+    assert!(matches!(
+        s.range(at(7)).await,
+        Err(StoreError::Compacted {
+            requested: 7,
+            compacted: 8
+        })
+    ));
     assert_eq!(s.range(at(8)).await.unwrap().kvs[0].value, b("8"));
     assert_eq!(s.range(at(9)).await.unwrap().kvs[0].value, b("9"));
     assert!(matches!(
-        s.watch(WatchRequest::new(KeyRange::key("c")).from_revision(5)).await,
+        s.watch(WatchRequest::new(KeyRange::key("c")).from_revision(5))
+            .await,
         Err(StoreError::Compacted { .. })
     ));
-    let mut w = s.watch(WatchRequest::new(KeyRange::key("c")).from_revision(9)).await.unwrap();
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::key("c")).from_revision(9))
+        .await
+        .unwrap();
     assert_eq!(next_event(&mut w).await.kv.value, b("9"));
-    assert!(matches!(s.compact(8).await, Err(StoreError::Compacted { .. })));
-    assert!(matches!(s.compact(100).await, Err(StoreError::FutureRevision { .. })));
+    assert!(matches!(
+        s.compact(8).await,
+        Err(StoreError::Compacted { .. })
+    ));
+    assert!(matches!(
+        s.compact(100).await,
+        Err(StoreError::FutureRevision { .. })
+    ));
     s.compact(12).await.unwrap();
     assert_eq!(s.get(b"c").await.unwrap().unwrap().value, b("10"));
     assert_eq!(s.get(b"gone").await.unwrap(), None);
-    assert_eq!(s.revisions().await.unwrap().current, 12, "compaction writes no revision");
+    assert_eq!(
+        s.revisions().await.unwrap().current,
+        12,
+        "compaction writes no revision"
+    );
 }
 
 /// A watcher that stops reading is cancelled once [`SMALL_WATCH_BUFFER`] transactions are
 /// undelivered, while writes go on and a watcher that keeps up sees every event.
 pub async fn lagging_watcher_is_cancelled_alone(s: &dyn Store) {
-    let mut slow = s.watch(WatchRequest::new(KeyRange::prefix("/l/"))).await.unwrap();
-    let mut fast = s.watch(WatchRequest::new(KeyRange::prefix("/l/"))).await.unwrap();
+    let mut slow = s
+        .watch(WatchRequest::new(KeyRange::prefix("/l/")))
+        .await
+        .unwrap();
+    let mut fast = s
+        .watch(WatchRequest::new(KeyRange::prefix("/l/")))
+        .await
+        .unwrap();
     let writes = 5 * SMALL_WATCH_BUFFER;
     let (seen_tx, mut seen_rx) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(async move {
@@ -356,18 +472,30 @@ pub async fn lagging_watcher_is_cancelled_alone(s: &dyn Store) {
         s.put(b(format!("/l/{i}")), b("v")).await.unwrap();
         // Keep the fast watcher within a quarter of its buffer; the slow one never reads.
         let behind_at_most = SMALL_WATCH_BUFFER / 4;
-        seen_rx.wait_for(|seen| i + 1 - seen <= behind_at_most).await.unwrap();
+        seen_rx
+            .wait_for(|seen| i + 1 - seen <= behind_at_most)
+            .await
+            .unwrap();
     }
     reader.await.unwrap();
     let mut delivered = 0;
     let end = loop {
-        match tokio::time::timeout(Duration::from_secs(10), slow.next()).await.unwrap() {
+        match tokio::time::timeout(Duration::from_secs(10), slow.next())
+            .await
+            .unwrap()
+        {
             Some(Ok(_)) => delivered += 1,
             other => break other,
         }
     };
-    assert!(matches!(end, Some(Err(StoreError::WatchLagged { .. }))), "got {end:?}");
-    assert!(delivered <= SMALL_WATCH_BUFFER, "only what was buffered before the cut");
+    assert!(
+        matches!(end, Some(Err(StoreError::WatchLagged { .. }))),
+        "got {end:?}"
+    );
+    assert!(
+        delivered <= SMALL_WATCH_BUFFER,
+        "only what was buffered before the cut"
+    );
 }
 
 pub async fn concurrent_compare_and_swap_loses_nothing(s: &dyn Store) {
@@ -394,7 +522,10 @@ pub async fn concurrent_compare_and_swap_loses_nothing(s: &dyn Store) {
 }
 
 pub async fn watch_order_under_concurrent_writers(s: &dyn Store) {
-    let mut w = s.watch(WatchRequest::new(KeyRange::prefix("/o/"))).await.unwrap();
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::prefix("/o/")))
+        .await
+        .unwrap();
     let reader = tokio::spawn(async move {
         let mut revisions = Vec::new();
         for _ in 0..160 {
@@ -410,5 +541,9 @@ pub async fn watch_order_under_concurrent_writers(s: &dyn Store) {
     });
     futures::future::join_all(writers).await;
     let revisions = reader.await.unwrap();
-    assert_eq!(revisions, (1..=160).collect::<Vec<_>>(), "every revision, in order");
+    assert_eq!(
+        revisions,
+        (1..=160).collect::<Vec<_>>(),
+        "every revision, in order"
+    );
 }

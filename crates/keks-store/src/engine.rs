@@ -76,7 +76,11 @@ impl Engine {
         let index = self.index.read();
         let mut hub = self.hub.lock();
         let delivered = hub.delivered();
-        let start = if req.start_revision > 0 { req.start_revision } else { delivered + 1 };
+        let start = if req.start_revision > 0 {
+            req.start_revision
+        } else {
+            delivered + 1
+        };
         if start <= index.compacted() {
             return Err(StoreError::Compacted {
                 requested: start,
@@ -92,11 +96,7 @@ impl Engine {
     }
 
     /// Compacts the index at `revision`; `on_compact` runs under the index lock (to log it).
-    pub fn compact(
-        &self,
-        revision: Revision,
-        on_compact: impl FnOnce(),
-    ) -> Result<(), StoreError> {
+    pub fn compact(&self, revision: Revision, on_compact: impl FnOnce()) -> Result<(), StoreError> {
         let mut index = self.index.write();
         let visible = self.visible();
         if revision > visible {

@@ -65,7 +65,11 @@ pub enum OpenError {
 }
 
 impl OpenError {
-    pub(crate) fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Io {
             context,
             path: path.into(),

@@ -22,6 +22,5 @@ pub use memory::{MemoryStore, DEFAULT_WATCH_BUFFER};
 pub use store::{Revisions, Store, WatchStream};
 pub use types::{
     prefix_end, Compare, CompareOp, CompareTarget, Event, EventKind, KeyRange, KeyValue,
-    RangeRequest, RangeResponse, Revision, Txn, TxnOp, TxnOpResponse, TxnResponse,
-    WatchRequest,
+    RangeRequest, RangeResponse, Revision, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchRequest,
 };

@@ -88,8 +88,16 @@ impl Mvcc {
     }
 
     /// Serves a range read at `visible` (or the request's revision, which must be readable).
-    pub fn range(&self, req: &RangeRequest, visible: Revision) -> Result<RangeResponse, StoreError> {
-        let revision = if req.revision > 0 { req.revision } else { visible };
+    pub fn range(
+        &self,
+        req: &RangeRequest,
+        visible: Revision,
+    ) -> Result<RangeResponse, StoreError> {
+        let revision = if req.revision > 0 {
+            req.revision
+        } else {
+            visible
+        };
         self.check_readable(revision, visible)?;
         let mut out = RangeResponse {
             revision,
@@ -119,7 +127,10 @@ impl Mvcc {
                 }
             }
             Some(end) => {
-                for (key, history) in self.keys.range::<[u8], _>(range_bounds(&req.range.start, end)) {
+                for (key, history) in self
+                    .keys
+                    .range::<[u8], _>(range_bounds(&req.range.start, end))
+                {
                     if let Some(v) = version_at(history, revision).filter(|v| v.value.is_some()) {
                         push(key, v);
                     }
@@ -134,7 +145,11 @@ impl Mvcc {
     pub fn apply(&mut self, txn: &Txn) -> Result<(TxnResponse, Option<Commit>), StoreError> {
         validate(txn)?;
         let succeeded = txn.compares.iter().all(|c| self.holds(c));
-        let ops = if succeeded { &txn.success } else { &txn.failure };
+        let ops = if succeeded {
+            &txn.success
+        } else {
+            &txn.failure
+        };
         let revision = self.current + 1;
         let mut commit = Commit {
             revision,
@@ -159,7 +174,11 @@ impl Mvcc {
                 TxnOp::Range(req) => {
                     // Reads inside a transaction see the latest state, including this
                     // transaction's earlier writes.
-                    let latest = if commit.mutations.is_empty() { self.current } else { revision };
+                    let latest = if commit.mutations.is_empty() {
+                        self.current
+                    } else {
+                        revision
+                    };
                     let mut req = req.clone();
                     req.revision = 0;
                     TxnOpResponse::Range(self.range(&req, latest)?)
@@ -212,9 +231,18 @@ impl Mvcc {
 
     /// Writes one version of `key` at `commit.revision`; returns the previous live value.
     /// A delete of a missing key writes nothing.
-    fn write(&mut self, key: &Bytes, value: Option<Bytes>, commit: &mut Commit) -> Option<KeyValue> {
+    fn write(
+        &mut self,
+        key: &Bytes,
+        value: Option<Bytes>,
+        commit: &mut Commit,
+    ) -> Option<KeyValue> {
         let revision = commit.revision;
-        let prev = self.keys.get(key.as_ref()).and_then(|h| h.last()).and_then(|v| live(key, v));
+        let prev = self
+            .keys
+            .get(key.as_ref())
+            .and_then(|h| h.last())
+            .and_then(|v| live(key, v));
         if value.is_none() && prev.is_none() {
             return None;
         }
@@ -246,7 +274,11 @@ impl Mvcc {
             None => Mutation::Delete { key: key.clone() },
         });
         commit.events.push(Event {
-            kind: if kv.version == 0 { EventKind::Delete } else { EventKind::Put },
+            kind: if kv.version == 0 {
+                EventKind::Delete
+            } else {
+                EventKind::Put
+            },
             kv,
             prev_kv: prev.clone(),
         });
@@ -274,7 +306,9 @@ impl Mvcc {
     fn holds(&self, compare: &Compare) -> bool {
         let current = self.get(&compare.key, self.current);
         let ordering = match (&compare.target, &current) {
-            (CompareTarget::ModRevision(r), kv) => kv.as_ref().map_or(0, |kv| kv.mod_revision).cmp(r),
+            (CompareTarget::ModRevision(r), kv) => {
+                kv.as_ref().map_or(0, |kv| kv.mod_revision).cmp(r)
+            }
             (CompareTarget::CreateRevision(r), kv) => {
                 kv.as_ref().map_or(0, |kv| kv.create_revision).cmp(r)
             }
@@ -301,7 +335,11 @@ impl Mvcc {
             let keep_from = history.partition_point(|v| v.mod_rev <= revision);
             if keep_from > 0 {
                 let newest_old = keep_from - 1;
-                let drop_to = if history[newest_old].value.is_none() { keep_from } else { newest_old };
+                let drop_to = if history[newest_old].value.is_none() {
+                    keep_from
+                } else {
+                    newest_old
+                };
                 history.drain(..drop_to);
             }
             !history.is_empty()
@@ -333,7 +371,11 @@ impl Mvcc {
                     mod_revision: v.mod_rev,
                     version: v.version,
                 };
-                let kind = if v.value.is_some() { EventKind::Put } else { EventKind::Delete };
+                let kind = if v.value.is_some() {
+                    EventKind::Put
+                } else {
+                    EventKind::Delete
+                };
                 found.push((v.mod_rev, v.sub, Event { kind, kv, prev_kv }));
             }
         };
@@ -353,12 +395,28 @@ impl Mvcc {
         found.into_iter().map(|(_, _, e)| e).collect()
     }
 
-    /// Every key's versions with `mod_rev <= upto`, for writing a snapshot.
-    pub fn versions_upto(&self, upto: Revision) -> impl Iterator<Item = (&Bytes, &[Version])> {
-        self.keys.iter().filter_map(move |(k, h)| {
-            let n = h.partition_point(|v| v.mod_rev <= upto);
-            (n > 0).then(|| (k, &h[..n]))
-        })
+    /// Up to `limit` keys after `after` (from the start when `None`) with their versions at or
+    /// below `upto`, for writing a snapshot a chunk at a time. Versions at or below a revision
+    /// never change once written (only compaction drops old ones), so chunks read under
+    /// separate locks still describe revision `upto`.
+    pub fn versions_chunk(
+        &self,
+        after: Option<&Bytes>,
+        upto: Revision,
+        limit: usize,
+    ) -> Vec<(Bytes, Vec<Version>)> {
+        let lower = match after {
+            Some(k) => Bound::Excluded(k.as_ref()),
+            None => Bound::Unbounded,
+        };
+        self.keys
+            .range::<[u8], _>((lower, Bound::Unbounded))
+            .filter_map(|(k, h)| {
+                let n = h.partition_point(|v| v.mod_rev <= upto);
+                (n > 0).then(|| (k.clone(), h[..n].to_vec()))
+            })
+            .take(limit)
+            .collect()
     }
 
     /// Loads one key's versions from a snapshot.
@@ -394,7 +452,11 @@ fn live(key: &Bytes, v: &Version) -> Option<KeyValue> {
 }
 
 fn range_bounds<'a>(start: &'a Bytes, end: &'a Bytes) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
-    let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end.as_ref()) };
+    let upper = if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end.as_ref())
+    };
     (Bound::Included(start.as_ref()), upper)
 }
 

@@ -49,12 +49,20 @@ pub trait Store: Send + Sync + 'static {
     /// Reads one key at the latest revision.
     async fn get(&self, key: &[u8]) -> Result<Option<KeyValue>, StoreError> {
         let range = KeyRange::key(Bytes::copy_from_slice(key));
-        Ok(self.range(RangeRequest::new(range)).await?.kvs.into_iter().next())
+        Ok(self
+            .range(RangeRequest::new(range))
+            .await?
+            .kvs
+            .into_iter()
+            .next())
     }
 
     /// Writes one key unconditionally; returns the revision of the write.
     async fn put(&self, key: Bytes, value: Bytes) -> Result<Revision, StoreError> {
-        Ok(self.txn(Txn::new().and_then([TxnOp::put(key, value)])).await?.revision)
+        Ok(self
+            .txn(Txn::new().and_then([TxnOp::put(key, value)]))
+            .await?
+            .revision)
     }
 
     /// Deletes one key; returns its last value if it existed.

@@ -316,7 +316,10 @@ mod tests {
 
     #[test]
     fn prefix_end_increments_last_byte_below_ff() {
-        assert_eq!(prefix_end(b"/registry/pods/"), Bytes::from_static(b"/registry/pods0"));
+        assert_eq!(
+            prefix_end(b"/registry/pods/"),
+            Bytes::from_static(b"/registry/pods0")
+        );
         assert_eq!(prefix_end(b"a\xff"), Bytes::from_static(b"b"));
         assert_eq!(prefix_end(b"\xff\xff"), Bytes::new());
         assert_eq!(prefix_end(b""), Bytes::new());

@@ -27,7 +27,11 @@ fn options() -> EmbeddedOptions {
 
 /// The value written under `key`: derived from the key, 200 to 3,000 bytes.
 fn expected_value(key: &str) -> Bytes {
-    let len = 200 + key.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % 2_800;
+    let len = 200
+        + key
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+            % 2_800;
     Bytes::from(key.repeat(len / key.len() + 1)[..len].to_string())
 }
 
@@ -37,7 +41,11 @@ fn crash_writer_child() {
         return; // run directly by the test harness: nothing to do
     };
     let round: usize = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let store = Arc::new(EmbeddedStore::open(&dir, options()).expect("open store"));
         let writers = (0..WRITERS).map(|t| {
@@ -70,7 +78,12 @@ struct Ack {
 
 fn run_child_until_killed(dir: &Path, round: usize, rng: &mut impl Rng) -> Vec<Ack> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_writer_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir)
         .env(CHILD_ROUND, round.to_string())
         .stdout(Stdio::piped())
@@ -111,7 +124,10 @@ fn run_child_until_killed(dir: &Path, round: usize, rng: &mut impl Rng) -> Vec<A
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
-    let rounds: usize = std::env::var("KEKS_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100);
+    let rounds: usize = std::env::var("KEKS_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100);
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::thread_rng();
     let mut all_acks: Vec<Ack> = Vec::new();
@@ -119,16 +135,25 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut torn_tails = 0;
     for round in 0..rounds {
         let acks = run_child_until_killed(dir.path(), round, &mut rng);
-        assert!(!acks.is_empty(), "round {round}: the writer acknowledged nothing");
+        assert!(
+            !acks.is_empty(),
+            "round {round}: the writer acknowledged nothing"
+        );
 
         let store = EmbeddedStore::open(dir.path(), options())
             .unwrap_or_else(|e| panic!("round {round}: reopening after kill -9 failed: {e}"));
         torn_tails += usize::from(store.opened().torn_tail.is_some());
         let head = store.revisions().await.unwrap().current;
         let newest_ack = acks.iter().map(|a| a.revision).max().unwrap();
-        assert!(head >= newest_ack, "round {round}: head {head} is behind acknowledged revision {newest_ack}");
+        assert!(
+            head >= newest_ack,
+            "round {round}: head {head} is behind acknowledged revision {newest_ack}"
+        );
         let oldest_ack = acks.iter().map(|a| a.revision).min().unwrap();
-        assert!(oldest_ack > previous_head, "round {round}: revisions went backwards ({oldest_ack} <= {previous_head})");
+        assert!(
+            oldest_ack > previous_head,
+            "round {round}: revisions went backwards ({oldest_ack} <= {previous_head})"
+        );
         previous_head = head;
 
         all_acks.extend(acks);
@@ -138,19 +163,47 @@ async fn acknowledged_writes_survive_kill_9() {
                 .get(ack.key.as_bytes())
                 .await
                 .unwrap()
-                .unwrap_or_else(|| panic!("round {round}: acknowledged key {} is missing", ack.key));
-            assert_eq!(kv.value, expected_value(&ack.key), "round {round}: value of {}", ack.key);
-            assert_eq!(kv.mod_revision, ack.revision, "round {round}: revision of {}", ack.key);
+                .unwrap_or_else(|| {
+                    panic!("round {round}: acknowledged key {} is missing", ack.key)
+                });
+            assert_eq!(
+                kv.value,
+                expected_value(&ack.key),
+                "round {round}: value of {}",
+                ack.key
+            );
+            assert_eq!(
+                kv.mod_revision, ack.revision,
+                "round {round}: revision of {}",
+                ack.key
+            );
         }
         // Each writer's counter is at least its last acknowledged write.
         for t in 0..WRITERS {
             let prefix = format!("r{round:03}-t{t}-");
-            let Some(last) = all_acks.iter().filter(|a| a.key.starts_with(&prefix)).map(|a| a.key[prefix.len()..].parse::<u64>().unwrap()).max() else { continue };
-            let counter = store.get(format!("{prefix}last").as_bytes()).await.unwrap().unwrap();
-            let value: u64 = std::str::from_utf8(&counter.value).unwrap().parse().unwrap();
+            let Some(last) = all_acks
+                .iter()
+                .filter(|a| a.key.starts_with(&prefix))
+                .map(|a| a.key[prefix.len()..].parse::<u64>().unwrap())
+                .max()
+            else {
+                continue;
+            };
+            let counter = store
+                .get(format!("{prefix}last").as_bytes())
+                .await
+                .unwrap()
+                .unwrap();
+            let value: u64 = std::str::from_utf8(&counter.value)
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!(value >= last, "round {round}: writer {t}'s counter {value} is behind its acknowledged write {last}");
         }
         drop(store);
     }
-    eprintln!("{rounds} rounds, {} acknowledged writes checked, {torn_tails} torn tails cut off", all_acks.len());
+    eprintln!(
+        "{rounds} rounds, {} acknowledged writes checked, {torn_tails} torn tails cut off",
+        all_acks.len()
+    );
 }

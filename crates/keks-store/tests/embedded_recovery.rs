@@ -36,9 +36,13 @@ async fn reopen_keeps_keys_revisions_and_compaction() {
     {
         let s = EmbeddedStore::open(dir.path(), options(64 << 20)).unwrap();
         for i in 0..50 {
-            s.put(Bytes::from(format!("/k/{i}")), value(i)).await.unwrap();
+            s.put(Bytes::from(format!("/k/{i}")), value(i))
+                .await
+                .unwrap();
         }
-        s.put(Bytes::from_static(b"/k/0"), Bytes::from_static(b"changed")).await.unwrap();
+        s.put(Bytes::from_static(b"/k/0"), Bytes::from_static(b"changed"))
+            .await
+            .unwrap();
         s.delete(Bytes::from_static(b"/k/1")).await.unwrap();
         s.compact(10).await.unwrap();
     }
@@ -47,14 +51,27 @@ async fn reopen_keeps_keys_revisions_and_compaction() {
     let revs = s.revisions().await.unwrap();
     assert_eq!((revs.current, revs.compacted), (52, 10));
     let k0 = s.get(b"/k/0").await.unwrap().unwrap();
-    assert_eq!((k0.value.as_ref(), k0.create_revision, k0.mod_revision, k0.version), (&b"changed"[..], 1, 51, 2));
+    assert_eq!(
+        (
+            k0.value.as_ref(),
+            k0.create_revision,
+            k0.mod_revision,
+            k0.version
+        ),
+        (&b"changed"[..], 1, 51, 2)
+    );
     assert_eq!(s.get(b"/k/1").await.unwrap(), None);
     let old = s
         .range(RangeRequest::new(KeyRange::key("/k/0")).at_revision(20))
         .await
         .unwrap();
     assert_eq!(old.kvs[0].value, value(0));
-    assert_eq!(s.put(Bytes::from_static(b"/k/new"), value(0)).await.unwrap(), 53);
+    assert_eq!(
+        s.put(Bytes::from_static(b"/k/new"), value(0))
+            .await
+            .unwrap(),
+        53
+    );
 }
 
 #[tokio::test]
@@ -64,14 +81,19 @@ async fn snapshots_bound_the_log_and_keep_history() {
     {
         let s = EmbeddedStore::open(dir.path(), options(32 << 10)).unwrap();
         for i in 0..total {
-            s.put(Bytes::from(format!("/s/{}", i % 300)), value(i)).await.unwrap();
+            s.put(Bytes::from(format!("/s/{}", i % 300)), value(i))
+                .await
+                .unwrap();
         }
         // Closing waits for a running snapshot.
     }
     let snaps = files(dir.path(), ".snap");
     assert_eq!(snaps.len(), 1, "older snapshots are removed: {snaps:?}");
     let segments = files(dir.path(), ".log");
-    assert!(segments.len() <= 3, "older segments are removed: {segments:?}");
+    assert!(
+        segments.len() <= 3,
+        "older segments are removed: {segments:?}"
+    );
 
     let s = EmbeddedStore::open(dir.path(), options(32 << 10)).unwrap();
     assert!(s.opened().snapshot_revision.is_some());
@@ -97,7 +119,9 @@ async fn torn_tail_is_cut_off_and_writing_goes_on() {
     {
         let s = EmbeddedStore::open(dir.path(), options(64 << 20)).unwrap();
         for i in 0..10 {
-            s.put(Bytes::from(format!("/t/{i}")), value(i)).await.unwrap();
+            s.put(Bytes::from(format!("/t/{i}")), value(i))
+                .await
+                .unwrap();
         }
     }
     let segment = files(dir.path(), ".log").pop().unwrap();
@@ -112,10 +136,18 @@ async fn torn_tail_is_cut_off_and_writing_goes_on() {
     assert!(torn.contains(&segment.display().to_string()), "{torn}");
     assert_eq!(s.revisions().await.unwrap().current, 9);
     assert_eq!(s.get(b"/t/9").await.unwrap(), None);
-    assert_eq!(s.put(Bytes::from_static(b"/t/next"), value(1)).await.unwrap(), 10);
+    assert_eq!(
+        s.put(Bytes::from_static(b"/t/next"), value(1))
+            .await
+            .unwrap(),
+        10
+    );
     drop(s);
     let s = EmbeddedStore::open(dir.path(), options(64 << 20)).unwrap();
-    assert!(s.opened().torn_tail.is_none(), "the torn tail was truncated on the first open");
+    assert!(
+        s.opened().torn_tail.is_none(),
+        "the torn tail was truncated on the first open"
+    );
     assert_eq!(s.get(b"/t/next").await.unwrap().unwrap().mod_revision, 10);
 }
 
@@ -124,7 +156,9 @@ async fn corruption_in_the_middle_is_refused_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = EmbeddedStore::open(dir.path(), options(64 << 20)).unwrap();
-        let ops: Vec<TxnOp> = (0..5).map(|i| TxnOp::put(format!("/c/{i}"), value(i))).collect();
+        let ops: Vec<TxnOp> = (0..5)
+            .map(|i| TxnOp::put(format!("/c/{i}"), value(i)))
+            .collect();
         for _ in 0..20 {
             s.txn(Txn::new().and_then(ops.clone())).await.unwrap();
         }
@@ -145,13 +179,23 @@ async fn corruption_in_the_middle_is_refused_with_file_and_offset() {
     match &err {
         OpenError::CorruptLog { file, offset, .. } => {
             assert_eq!(file, &segment);
-            assert!(*offset <= middle as u64 && *offset > 0, "offset {offset} near {middle}");
+            assert!(
+                *offset <= middle as u64 && *offset > 0,
+                "offset {offset} near {middle}"
+            );
         }
         other => panic!("expected CorruptLog, got {other}"),
     }
     let message = err.to_string();
-    assert!(message.contains(&segment.display().to_string()) && message.contains("offset"), "{message}");
-    assert_eq!(fs::read(&segment).unwrap(), before, "the log is left untouched, not truncated");
+    assert!(
+        message.contains(&segment.display().to_string()) && message.contains("offset"),
+        "{message}"
+    );
+    assert_eq!(
+        fs::read(&segment).unwrap(),
+        before,
+        "the log is left untouched, not truncated"
+    );
 }
 
 #[tokio::test]
@@ -164,8 +208,14 @@ async fn a_locked_directory_is_refused() {
     };
     let message = err.to_string();
     assert!(matches!(err, OpenError::Locked { .. }), "{message}");
-    assert!(message.contains("in use by another keks process"), "{message}");
-    assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+    assert!(
+        message.contains("in use by another keks process"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
     drop(first);
     EmbeddedStore::open(dir.path(), options(64 << 20)).expect("free once the first closed");
 }
@@ -180,6 +230,13 @@ async fn writes_after_close_fail_instead_of_hanging() {
         s.put(Bytes::from_static(b"k"), value(2)).await,
         Err(keks_store::StoreError::Closed)
     ));
-    assert!(matches!(s.compact(1).await, Err(keks_store::StoreError::Closed)));
-    assert_eq!(s.get(b"k").await.unwrap().unwrap().value, value(1), "reads still work");
+    assert!(matches!(
+        s.compact(1).await,
+        Err(keks_store::StoreError::Closed)
+    ));
+    assert_eq!(
+        s.get(b"k").await.unwrap().unwrap().value,
+        value(1),
+        "reads still work"
+    );
 }

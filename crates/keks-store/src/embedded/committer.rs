@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -70,7 +70,12 @@ impl Log {
             return Err(StoreError::Closed);
         }
         if self.failed.load(Ordering::Acquire) {
-            let reason = self.durability.borrow().failed.clone().unwrap_or_else(|| "".into());
+            let reason = self
+                .durability
+                .borrow()
+                .failed
+                .clone()
+                .unwrap_or_else(|| "".into());
             return Err(StoreError::WriteFailed(reason.to_string()));
         }
         Ok(())
@@ -126,7 +131,8 @@ impl Log {
     fn fail(&self, reason: String) {
         tracing::error!(%reason, "store log write failed; refusing further writes");
         self.failed.store(true, Ordering::Release);
-        self.durability.send_modify(|d| d.failed = Some(reason.into()));
+        self.durability
+            .send_modify(|d| d.failed = Some(reason.into()));
     }
 }
 
@@ -142,6 +148,11 @@ pub(crate) struct Committer {
     pub fsync: bool,
     /// The running snapshot, if any; joined before the thread exits.
     pub snapshot: Option<JoinHandle<()>>,
+    /// Log bytes written since the last snapshot started.
+    pub since_snapshot: u64,
+    /// Size of the last snapshot: a new one starts only once the log since the last one is
+    /// at least this large, so snapshot work stays proportional to what was written.
+    pub snapshot_bytes: Arc<AtomicU64>,
 }
 
 impl Committer {
@@ -166,7 +177,10 @@ impl Committer {
                         }
                         self.log.durability.send_modify(|d| d.synced = last_seq);
                         self.segment_len += buf.len() as u64;
-                        if self.segment_len >= self.segment_limit {
+                        self.since_snapshot += buf.len() as u64;
+                        if self.segment_len >= self.segment_limit
+                            && self.since_snapshot >= self.snapshot_bytes.load(Ordering::Acquire)
+                        {
                             if let Err(e) = self.rotate() {
                                 self.log.fail(format!("starting a new log segment: {e}"));
                             }
@@ -208,20 +222,21 @@ impl Committer {
         sync_dir(&self.dir)?;
         self.segment = next;
         self.segment_len = 0;
+        self.since_snapshot = 0;
         // Everything published so far is in older segments; snapshot exactly that.
         let revision = self.engine.visible();
         let engine = self.engine.clone();
         let dir = self.dir.clone();
+        let snapshot_bytes = self.snapshot_bytes.clone();
         let handle = std::thread::Builder::new()
             .name("keks-store-snapshot".into())
             .spawn(move || {
-                // A clone costs one pass over the keys under the read lock; the slow part,
-                // writing and syncing, then runs without holding anything.
-                let index = engine.with_index(|index| index.clone());
-                match snapshot::write(&dir, &index, revision, next) {
+                match snapshot::write(&dir, &engine, revision, next) {
                     Ok(path) => {
                         tracing::debug!(path = %path.display(), revision, "snapshot written");
                         super::remove_obsolete(&dir, revision, next);
+                        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                        snapshot_bytes.store(size, Ordering::Release);
                     }
                     Err(e) => tracing::warn!(error = %e, revision, "snapshot failed; the log still holds everything"),
                 }

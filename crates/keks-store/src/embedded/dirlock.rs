@@ -32,7 +32,11 @@ impl DirLock {
                 let mut owner = String::new();
                 let _ = file.read_to_string(&mut owner);
                 let owner = owner.trim();
-                let holder = if owner.is_empty() { String::new() } else { format!(" (pid {owner})") };
+                let holder = if owner.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {owner})")
+                };
                 return Err(OpenError::Locked {
                     dir: dir.to_path_buf(),
                     holder,

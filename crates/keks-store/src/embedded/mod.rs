@@ -12,6 +12,7 @@ mod wal;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -101,6 +102,11 @@ impl EmbeddedStore {
             .map_err(|e| OpenError::io("opening log segment", &path, e))?;
         sync_dir(&dir).map_err(|e| OpenError::io("syncing directory", &dir, e))?;
         let segment_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let snapshot_size = stats.snapshot_revision.map_or(0, |r| {
+            fs::metadata(dir.join(snapshot::file_name(r)))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        });
 
         stats.revision = index.current();
         stats.compacted = index.compacted();
@@ -117,6 +123,8 @@ impl EmbeddedStore {
             segment_limit: options.segment_bytes.max(1),
             fsync: options.fsync,
             snapshot: None,
+            since_snapshot: segment_len,
+            snapshot_bytes: Arc::new(AtomicU64::new(snapshot_size)),
         };
         let handle = std::thread::Builder::new()
             .name("keks-store-commit".into())
@@ -203,9 +211,13 @@ impl Store for EmbeddedStore {
         self.log.check_writable()?;
         let mut queued = None;
         self.engine.compact(revision, || {
-            queued = self.log.append(|buf| wal::encode_compact(buf, revision), None);
+            queued = self
+                .log
+                .append(|buf| wal::encode_compact(buf, revision), None);
         })?;
-        self.log.wait_durable(queued.ok_or(StoreError::Closed)?).await
+        self.log
+            .wait_durable(queued.ok_or(StoreError::Closed)?)
+            .await
     }
 
     async fn revisions(&self) -> Result<Revisions, StoreError> {
@@ -218,7 +230,10 @@ fn segment_path(dir: &Path, seq: u64) -> PathBuf {
 }
 
 fn parse_segment_name(name: &str) -> Option<u64> {
-    name.strip_prefix("wal-")?.strip_suffix(".log")?.parse().ok()
+    name.strip_prefix("wal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<String>, OpenError> {
@@ -233,7 +248,10 @@ fn list_dir(dir: &Path) -> Result<Vec<String>, OpenError> {
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<u64>, OpenError> {
-    Ok(list_dir(dir)?.iter().filter_map(|n| parse_segment_name(n)).collect())
+    Ok(list_dir(dir)?
+        .iter()
+        .filter_map(|n| parse_segment_name(n))
+        .collect())
 }
 
 /// Loads the newest snapshot, if any. Returns the index, the stats so far and the first log
@@ -264,7 +282,8 @@ fn replay_segment(
     stats: &mut StoreStats,
 ) -> Result<(), OpenError> {
     let path = segment_path(dir, seq);
-    let data = Bytes::from(fs::read(&path).map_err(|e| OpenError::io("reading log segment", &path, e))?);
+    let data =
+        Bytes::from(fs::read(&path).map_err(|e| OpenError::io("reading log segment", &path, e))?);
     let corrupt = |offset: u64, reason: String| OpenError::CorruptLog {
         file: path.clone(),
         offset,
@@ -275,7 +294,10 @@ fn replay_segment(
         if !is_last {
             // Only the newest segment can be cut short by a crash; older ones were synced
             // before the next one began.
-            return Err(corrupt(scan.valid_len, format!("{why} in a segment that is not the newest")));
+            return Err(corrupt(
+                scan.valid_len,
+                format!("{why} in a segment that is not the newest"),
+            ));
         }
         tracing::warn!(file = %path.display(), offset = scan.valid_len, why, "cutting off a torn log tail");
         let file = File::options()
@@ -285,7 +307,11 @@ fn replay_segment(
         file.set_len(scan.valid_len)
             .and_then(|_| file.sync_all())
             .map_err(|e| OpenError::io("truncating torn log segment", &path, e))?;
-        stats.torn_tail = Some(format!("{} at offset {}: {why}", path.display(), scan.valid_len));
+        stats.torn_tail = Some(format!(
+            "{} at offset {}: {why}",
+            path.display(),
+            scan.valid_len
+        ));
     }
     for record in scan.records {
         match record {
