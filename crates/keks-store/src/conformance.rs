@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use keks_core::{ClockExt, RealClock};
 
 use crate::{
     Compare, CompareOp, CompareTarget, Event, EventKind, KeyRange, RangeRequest, Store, StoreError,
@@ -56,7 +57,7 @@ fn b(s: impl Into<String>) -> Bytes {
 }
 
 async fn next_event(w: &mut WatchStream) -> Event {
-    tokio::time::timeout(Duration::from_secs(10), w.next())
+    RealClock::new().timeout(Duration::from_secs(10), w.next())
         .await
         .expect("watch event within 10 s")
         .expect("watch stream open")
@@ -480,7 +481,7 @@ pub async fn lagging_watcher_is_cancelled_alone(s: &dyn Store) {
     reader.await.unwrap();
     let mut delivered = 0;
     let end = loop {
-        match tokio::time::timeout(Duration::from_secs(10), slow.next())
+        match RealClock::new().timeout(Duration::from_secs(10), slow.next())
             .await
             .unwrap()
         {
