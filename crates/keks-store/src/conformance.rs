@@ -57,7 +57,8 @@ fn b(s: impl Into<String>) -> Bytes {
 }
 
 async fn next_event(w: &mut WatchStream) -> Event {
-    RealClock::new().timeout(Duration::from_secs(10), w.next())
+    RealClock::new()
+        .timeout(Duration::from_secs(10), w.next())
         .await
         .expect("watch event within 10 s")
         .expect("watch stream open")
@@ -481,7 +482,8 @@ pub async fn lagging_watcher_is_cancelled_alone(s: &dyn Store) {
     reader.await.unwrap();
     let mut delivered = 0;
     let end = loop {
-        match RealClock::new().timeout(Duration::from_secs(10), slow.next())
+        match RealClock::new()
+            .timeout(Duration::from_secs(10), slow.next())
             .await
             .unwrap()
         {

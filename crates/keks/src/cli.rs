@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "keks", version, about = "EKS on one machine: the EKS API, Kubernetes API servers and simulated compute")]
+#[command(
+    name = "keks",
+    version,
+    about = "EKS on one machine: the EKS API, Kubernetes API servers and simulated compute"
+)]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax, e.g. `info,keks_store=debug`); default from
     /// KEKS_LOG, else `info`.
@@ -25,6 +29,33 @@ pub enum Command {
     Env(EnvArgs),
     /// Print the version.
     Version,
+    /// Development helpers for a running keks.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Create a bare cluster (Kubernetes API only) and write a kubeconfig for it with an
+    /// admin token. The EKS API (`aws eks create-cluster`) is the way for EKS clusters.
+    Cluster(DevClusterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevClusterArgs {
+    /// The cluster's name (a DNS label).
+    pub name: String,
+
+    /// The kubeconfig file to write (merged if it exists; the new context becomes current).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+
+    /// Kubernetes minor version the cluster reports.
+    #[arg(long, value_name = "1.N")]
+    pub kubernetes_version: Option<String>,
+
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -60,6 +91,10 @@ pub struct UpArgs {
     /// Port of the AWS-side HTTP listener (and keks' health endpoint); 0 picks a free port.
     #[arg(long, default_value_t = 7600, value_name = "PORT")]
     pub aws_port: u16,
+
+    /// Port of the HTTPS listener serving every cluster's Kubernetes API; 0 picks a free port.
+    #[arg(long, default_value_t = 7643, value_name = "PORT")]
+    pub kube_port: u16,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,16 @@ impl DataDir {
         self.root.join("store")
     }
 
+    /// The Kubernetes API listener's CA and serving certificate.
+    pub fn pki(&self) -> PathBuf {
+        self.root.join("pki")
+    }
+
+    /// The token the keks CLI presents to keks' admin endpoints.
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join("admin-token")
+    }
+
     /// The shell `export` lines of the running keks.
     pub fn env_file(&self) -> PathBuf {
         self.root.join("env.sh")

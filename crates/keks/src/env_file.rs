@@ -36,14 +36,14 @@ pub fn write(dir: &DataDir, vars: &[EnvVar]) -> anyhow::Result<()> {
 }
 
 #[cfg(unix)]
-fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
+pub fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", path.display()))
 }
 
 #[cfg(not(unix))]
-fn restrict_to_owner(_: &Path) -> anyhow::Result<()> {
+pub fn restrict_to_owner(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
@@ -54,8 +54,24 @@ pub fn remove(dir: &DataDir) {
 
 /// `keks env`: prints the env.sh of the keks running on `root`.
 pub fn print(root: &Path) -> anyhow::Result<()> {
+    print!("{}", read_text(root)?);
+    Ok(())
+}
+
+/// The variables of the running keks' env.sh.
+pub fn read(dir: &DataDir) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let text = read_text(dir.root())?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').replace(r"'\''", "'")))
+        .collect())
+}
+
+fn read_text(root: &Path) -> anyhow::Result<String> {
     let path = DataDir::new(root).env_file();
-    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+    std::fs::read_to_string(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!(
             "no keks is running with data dir {} ({} does not exist); start one with `keks up --data-dir {}`",
             root.display(),
@@ -63,9 +79,7 @@ pub fn print(root: &Path) -> anyhow::Result<()> {
             root.display()
         ),
         _ => anyhow::Error::new(e).context(format!("reading {}", path.display())),
-    })?;
-    print!("{text}");
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -22,12 +22,19 @@ struct StoreHealth {
 }
 
 pub fn router(store: Arc<dyn Store>) -> Router {
-    Router::new().route("/_keks/health", get(health)).with_state(store)
+    Router::new()
+        .route("/_keks/health", get(health))
+        .with_state(store)
 }
 
-async fn health(State(store): State<Arc<dyn Store>>) -> Result<Json<Health>, (axum::http::StatusCode, String)> {
+async fn health(
+    State(store): State<Arc<dyn Store>>,
+) -> Result<Json<Health>, (axum::http::StatusCode, String)> {
     let revisions = store.revisions().await.map_err(|e| {
-        (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}"))
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("store: {e}"),
+        )
     })?;
     Ok(Json(Health {
         status: "ok",

@@ -1,14 +1,17 @@
 //! keks: EKS on one machine. The command-line entry point.
 
+mod admin;
 mod cli;
+mod credentials;
 mod datadir;
+mod dev;
 mod env_file;
 mod health;
 mod up;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DevCommand};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -27,6 +30,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => up::run(args),
         Command::Env(args) => env_file::print(&args.data_dir.resolve()?),
+        Command::Dev(DevCommand::Cluster(args)) => dev::create_cluster(args),
         Command::Version => {
             println!("keks {}", env!("CARGO_PKG_VERSION"));
             Ok(())

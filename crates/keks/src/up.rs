@@ -1,17 +1,23 @@
-//! `keks up`: takes the data directory, opens the store, serves until SIGINT/SIGTERM, and
+//! `keks up`: takes the data directory, opens the store, serves the AWS-side listener (keks'
+//! health and admin endpoints) and the Kubernetes API listener until SIGINT/SIGTERM, then
 //! shuts down cleanly (listeners closed, store flushed, env.sh removed).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use keks_apiserver::authn::{AuthenticatorChain, StaticTokens};
+use keks_apiserver::authz::Authorizer;
+use keks_apiserver::{ApiServer, Clusters, Pki, Registry};
+use keks_core::RealClock;
 use keks_store::{DirLock, EmbeddedOptions, EmbeddedStore, Store};
 use tokio::net::TcpListener;
 
+use crate::admin::{self, AdminState};
 use crate::cli::UpArgs;
 use crate::datadir::DataDir;
 use crate::env_file::{self, EnvVar};
-use crate::health;
+use crate::{credentials, health};
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -22,10 +28,22 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(args))
 }
 
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} listener to {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
 async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(args.data_dir.resolve()?);
     let _lock = DirLock::acquire(dir.root())?;
-    let store = Arc::new(EmbeddedStore::open(dir.store(), EmbeddedOptions::default())?);
+    let clock = RealClock::shared();
+    let store = Arc::new(EmbeddedStore::open(
+        dir.store(),
+        EmbeddedOptions::default(),
+    )?);
     let opened = store.opened().clone();
     tracing::info!(
         data_dir = %dir.root().display(),
@@ -38,24 +56,58 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     if let Some(torn) = &opened.torn_tail {
         tracing::warn!(%torn, "the log ended in a torn write (an interrupted, unacknowledged write); it was cut off");
     }
+    let admin_token = credentials::load_or_generate(&dir.admin_token())?;
+    let pki = Pki::load_or_create(&dir.pki())?;
 
-    let aws_addr = SocketAddr::new(args.listen_address, args.aws_port);
-    let aws_listener = TcpListener::bind(aws_addr)
-        .await
-        .with_context(|| format!("binding the AWS listener to {aws_addr}"))?;
-    let aws_addr = aws_listener.local_addr()?;
+    let shared_store: Arc<dyn Store> = store.clone();
+    let registry = Arc::new(Registry::with_builtins());
+    let tokens = Arc::new(StaticTokens::default());
+    let authorizer = Arc::new(Authorizer::new(shared_store.clone()));
+    let clusters = Arc::new(
+        Clusters::load(
+            shared_store.clone(),
+            registry,
+            clock.clone(),
+            tokens.clone(),
+            authorizer.clone(),
+        )
+        .await?,
+    );
+
+    let (aws_listener, aws_addr) =
+        bind(SocketAddr::new(args.listen_address, args.aws_port), "AWS").await?;
+    let (kube_listener, kube_addr) = bind(
+        SocketAddr::new(args.listen_address, args.kube_port),
+        "Kubernetes API",
+    )
+    .await?;
     let endpoint = format!("http://{aws_addr}");
+    let kube_url = format!("https://{kube_addr}");
 
-    let app = health::router(store.clone() as Arc<dyn Store>);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut stopped = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(aws_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let app = health::router(shared_store.clone()).merge(admin::router(AdminState {
+        clusters: clusters.clone(),
+        token_sha256: StaticTokens::hash(&admin_token),
+        kube_url: kube_url.clone(),
+        ca_pem: pki.ca_cert_pem.clone(),
+    }));
+    let aws_serve = axum::serve(aws_listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let aws_server = tokio::spawn(async move { aws_serve.await });
+    let api = Arc::new(ApiServer {
+        clusters: clusters.clone(),
+        authn: AuthenticatorChain::default().with(tokens),
+        authorizer,
+        clock: clock.clone(),
     });
+    let kube_server = tokio::spawn(keks_apiserver::serve(
+        kube_listener,
+        pki.server_config()?,
+        api,
+        stopped(stop_rx.clone()),
+    ));
 
     env_file::write(
         &dir,
@@ -68,18 +120,29 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
                 name: "KEKS_ENDPOINT_URL",
                 value: endpoint.clone(),
             },
+            EnvVar {
+                name: "KEKS_KUBE_URL",
+                value: kube_url.clone(),
+            },
+            EnvVar {
+                name: "KEKS_ADMIN_TOKEN",
+                value: admin_token,
+            },
         ],
     )?;
     println!("keks {} is up", env!("CARGO_PKG_VERSION"));
-    println!("  data dir:  {}", dir.root().display());
-    println!("  endpoint:  {endpoint}  (health: {endpoint}/_keks/health)");
-    println!("  env:       source {}", dir.env_file().display());
+    println!("  data dir:        {}", dir.root().display());
+    println!("  endpoint:        {endpoint}  (health: {endpoint}/_keks/health)");
+    println!("  Kubernetes APIs: {kube_url}/clusters/<name>");
+    println!("  env:             source {}", dir.env_file().display());
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    drop(stop_rx);
-    server.await.context("joining the AWS listener")??;
+    aws_server.await.context("joining the AWS listener")??;
+    kube_server
+        .await
+        .context("joining the Kubernetes API listener")?;
     env_file::remove(&dir);
     store.close();
     tracing::info!("stopped");

@@ -16,7 +16,10 @@ fn help_and_version() {
     }
     let version = keks(&["version"]);
     assert!(version.status.success());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keks {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("keks {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -24,8 +27,14 @@ fn up_writes_env_serves_health_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut keks_up = Keks::start(dir.path());
     let endpoint = keks_up.var("KEKS_ENDPOINT_URL").to_string();
-    assert_eq!(keks_up.var("KEKS_DATA_DIR"), dir.path().display().to_string());
-    assert!(!endpoint.ends_with(":0"), "env.sh reports the real port: {endpoint}");
+    assert_eq!(
+        keks_up.var("KEKS_DATA_DIR"),
+        dir.path().display().to_string()
+    );
+    assert!(
+        !endpoint.ends_with(":0"),
+        "env.sh reports the real port: {endpoint}"
+    );
 
     let (status, body) = http_get(&endpoint, "/_keks/health");
     assert_eq!(status, 200, "{body}");
@@ -43,7 +52,10 @@ fn up_writes_env_serves_health_and_stops_cleanly() {
 
     let status = keks_up.signal_and_wait("TERM");
     assert!(status.success(), "clean exit on SIGTERM: {status}");
-    assert!(!dir.path().join("env.sh").exists(), "env.sh is removed on a clean stop");
+    assert!(
+        !dir.path().join("env.sh").exists(),
+        "env.sh is removed on a clean stop"
+    );
     let env = keks(&["env", "--data-dir", &dir.path().display().to_string()]);
     assert!(!env.status.success());
     assert!(String::from_utf8_lossy(&env.stderr).contains("no keks is running"));
@@ -53,16 +65,34 @@ fn up_writes_env_serves_health_and_stops_cleanly() {
 fn a_second_keks_on_the_same_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = Keks::start(dir.path());
-    let second = keks(&["up", "--data-dir", &dir.path().display().to_string(), "--aws-port", "0"]);
+    let second = keks(&[
+        "up",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--aws-port",
+        "0",
+    ]);
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("is in use by another keks process"), "{stderr}");
-    assert!(stderr.contains(&format!("pid {}", first.child.id())), "{stderr}");
-    assert!(!stderr.contains("backtrace"), "one clear line, no backtrace: {stderr}");
+    assert!(
+        stderr.contains("is in use by another keks process"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("backtrace"),
+        "one clear line, no backtrace: {stderr}"
+    );
     // The first one is unharmed.
     let (status, _) = http_get(first.var("KEKS_ENDPOINT_URL"), "/_keks/health");
     assert_eq!(status, 200);
-    assert!(first.signal_and_wait("INT").success(), "clean exit on SIGINT");
+    assert!(
+        first.signal_and_wait("INT").success(),
+        "clean exit on SIGINT"
+    );
 }
 
 #[test]
@@ -86,6 +116,9 @@ fn port_flags_are_honoured() {
         probe.local_addr().unwrap().port()
     };
     let mut keks_up = Keks::start_with(dir.path(), &["--aws-port", &port.to_string()]);
-    assert_eq!(keks_up.var("KEKS_ENDPOINT_URL"), format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        keks_up.var("KEKS_ENDPOINT_URL"),
+        format!("http://127.0.0.1:{port}")
+    );
     assert!(keks_up.signal_and_wait("TERM").success());
 }

@@ -1,0 +1,217 @@
+//! The clusters this keks serves: each one's record in the store (`/keks/clusters/<name>`),
+//! its API, its bootstrap contents and its admin token.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use keks_core::SharedClock;
+use keks_store::{Compare, KeyRange, RangeRequest, Store, Txn, TxnOp};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::authn::{StaticTokens, UserInfo};
+use crate::authz::Authorizer;
+use crate::registry::Registry;
+use crate::rest::{ClusterApi, WriteOptions};
+use crate::status::ApiError;
+
+/// What the store keeps about a cluster.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRecord {
+    pub name: String,
+    /// Kubernetes minor version, e.g. `1.31`.
+    pub version: String,
+    pub created: String,
+    /// Bearer tokens by their SHA-256 (hex), with the identity each stands for.
+    #[serde(default)]
+    pub tokens: Vec<TokenRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    pub sha256: String,
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cluster {0} already exists")]
+    AlreadyExists(String),
+    #[error("invalid cluster name {0:?}: {1}")]
+    InvalidName(String, String),
+    #[error("store: {0}")]
+    Store(#[from] keks_store::StoreError),
+    #[error("bootstrapping the cluster: {0}")]
+    Bootstrap(#[from] ApiError),
+    #[error("stored cluster record is damaged: {0}")]
+    Damaged(#[from] serde_json::Error),
+}
+
+const PREFIX: &str = "/keks/clusters/";
+
+/// The set of served clusters.
+pub struct Clusters {
+    store: Arc<dyn Store>,
+    authorizer: Arc<Authorizer>,
+    registry: Arc<Registry>,
+    clock: SharedClock,
+    tokens: Arc<StaticTokens>,
+    live: parking_lot::RwLock<BTreeMap<String, (ClusterRecord, Arc<ClusterApi>)>>,
+}
+
+impl Clusters {
+    /// Loads every cluster recorded in the store.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        clock: SharedClock,
+        tokens: Arc<StaticTokens>,
+        authorizer: Arc<Authorizer>,
+    ) -> Result<Self, ClusterError> {
+        let clusters = Self {
+            store,
+            authorizer,
+            registry,
+            clock,
+            tokens,
+            live: Default::default(),
+        };
+        let records = clusters
+            .store
+            .range(RangeRequest::new(KeyRange::prefix(PREFIX)))
+            .await?;
+        for kv in records.kvs {
+            let record: ClusterRecord = serde_json::from_slice(&kv.value)?;
+            let name = record.name.clone();
+            clusters.install(record).await?;
+            // Idempotent: completes a bootstrap a crash interrupted, adds defaults new
+            // versions of keks bring.
+            clusters.bootstrap(&name).await?;
+        }
+        Ok(clusters)
+    }
+
+    async fn install(&self, record: ClusterRecord) -> Result<(), ClusterError> {
+        self.authorizer.track(&record.name).await?;
+        for t in &record.tokens {
+            if let Some(hash) = decode_hex32(&t.sha256) {
+                let user = UserInfo {
+                    username: t.username.clone(),
+                    groups: t.groups.clone(),
+                    ..Default::default()
+                };
+                self.tokens.insert_hashed(&record.name, hash, user);
+            }
+        }
+        let api = Arc::new(ClusterApi::new(
+            record.name.clone(),
+            self.store.clone(),
+            self.registry.clone(),
+            self.clock.clone(),
+        ));
+        crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
+        self.live.write().insert(record.name.clone(), (record, api));
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<ClusterApi>> {
+        self.live.read().get(name).map(|(_, api)| api.clone())
+    }
+
+    pub fn record(&self, name: &str) -> Option<ClusterRecord> {
+        self.live.read().get(name).map(|(r, _)| r.clone())
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.live.read().keys().cloned().collect()
+    }
+
+    /// Creates a cluster with its bootstrap namespaces; returns its record and a new admin
+    /// bearer token (the only time the plain token exists).
+    pub async fn create(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<(ClusterRecord, String), ClusterError> {
+        let problems = crate::validation::dns1123_label(name);
+        if let Some(p) = problems.into_iter().next() {
+            return Err(ClusterError::InvalidName(name.to_string(), p));
+        }
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let token = hex(&secret);
+        let record = ClusterRecord {
+            name: name.to_string(),
+            version: version.to_string(),
+            created: crate::rest::meta::timestamp(self.clock.wall()),
+            tokens: vec![TokenRecord {
+                sha256: hex(&StaticTokens::hash(&token)),
+                username: "kubernetes-admin".into(),
+                groups: vec!["system:masters".into()],
+            }],
+        };
+        let key = Bytes::from(format!("{PREFIX}{name}"));
+        let value = Bytes::from(serde_json::to_vec(&record)?);
+        let created = self
+            .store
+            .txn(
+                Txn::new()
+                    .when([Compare::absent(key.clone())])
+                    .and_then([TxnOp::put(key, value)]),
+            )
+            .await?;
+        if !created.succeeded {
+            return Err(ClusterError::AlreadyExists(name.to_string()));
+        }
+        self.install(record.clone()).await?;
+        self.bootstrap(name).await?;
+        Ok((record, token))
+    }
+
+    /// The objects every cluster starts with.
+    async fn bootstrap(&self, name: &str) -> Result<(), ApiError> {
+        let api = self.get(name).expect("just installed");
+        let namespaces = self.registry.get("", "v1", "namespaces").expect("built in");
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            match api
+                .create(&namespaces, "", obj, &WriteOptions::default())
+                .await
+            {
+                Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (plural, obj) in crate::authz::bootstrap::objects() {
+            let d = self
+                .registry
+                .get("rbac.authorization.k8s.io", "v1", plural)
+                .expect("RBAC resources are built in");
+            match api.create(&d, "", obj, &WriteOptions::default()).await {
+                Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+    }
+    Some(out)
+}

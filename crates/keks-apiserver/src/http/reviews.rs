@@ -1,0 +1,144 @@
+//! Access reviews (`authorization.k8s.io/v1`): SelfSubjectAccessReview (`kubectl auth
+//! can-i`), SubjectAccessReview and LocalSubjectAccessReview, answered by the authorizer.
+//! They are not stored: a create returns the review with its `status`.
+
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use super::body::{self, Body};
+use super::route::Context;
+use crate::authn::UserInfo;
+use crate::authz::Decision;
+use crate::field::{FieldError, FieldPath};
+use crate::request::RequestInfo;
+use crate::status::ApiError;
+
+pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    if ctx.info.verb != "create" || !ctx.info.subresource.is_empty() {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let bytes = body::read(body).await?;
+    let mut review = body::parse_object(&bytes, ctx.content_type.as_deref())?;
+    let kind = match ctx.info.resource.as_str() {
+        "selfsubjectaccessreviews" => "SelfSubjectAccessReview",
+        "subjectaccessreviews" => "SubjectAccessReview",
+        "localsubjectaccessreviews" => "LocalSubjectAccessReview",
+        _ => return Err(ApiError::NoSuchResource),
+    };
+    let spec = review.get("spec").cloned().unwrap_or(json!({}));
+    let subject = match kind {
+        "SelfSubjectAccessReview" => ctx.user.clone(),
+        _ => subject_of(&spec, kind)?,
+    };
+    let info = attributes(&spec, kind)?;
+    if kind == "LocalSubjectAccessReview" && info.namespace != ctx.info.namespace {
+        return Err(ApiError::BadRequest(format!(
+            "spec.resourceAttributes.namespace must match namespace: {}",
+            ctx.info.namespace
+        )));
+    }
+    let decision = ctx
+        .server
+        .authorizer
+        .authorize(&ctx.api.cluster, &subject, &info)
+        .await;
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!(kind);
+    review["status"] = match decision {
+        Decision::Allow(reason) => json!({"allowed": true, "reason": reason}),
+        Decision::Deny => json!({"allowed": false}),
+    };
+    if review.get("metadata").is_none() {
+        review["metadata"] = json!({});
+    }
+    Ok(body::json(StatusCode::CREATED, &review))
+}
+
+fn subject_of(spec: &Value, kind: &str) -> Result<UserInfo, ApiError> {
+    let strings = |f: &str| {
+        spec.get(f)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let user = UserInfo {
+        username: spec
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        uid: spec
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        groups: strings("groups"),
+        extra: Default::default(),
+    };
+    if user.username.is_empty() && user.groups.is_empty() {
+        return Err(invalid(
+            kind,
+            FieldError::invalid(
+                FieldPath::root("spec").child("user"),
+                json!(""),
+                "at least one of user or group must be specified",
+            ),
+        ));
+    }
+    Ok(user)
+}
+
+fn attributes(spec: &Value, kind: &str) -> Result<RequestInfo, ApiError> {
+    let text = |v: &Value, f: &str| {
+        v.get(f)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match (
+        spec.get("resourceAttributes"),
+        spec.get("nonResourceAttributes"),
+    ) {
+        (Some(r), None) => Ok(RequestInfo {
+            is_resource_request: true,
+            verb: text(r, "verb"),
+            api_group: text(r, "group"),
+            api_version: text(r, "version"),
+            namespace: text(r, "namespace"),
+            resource: text(r, "resource"),
+            subresource: text(r, "subresource"),
+            name: text(r, "name"),
+            ..Default::default()
+        }),
+        (None, Some(n)) => Ok(RequestInfo {
+            verb: text(n, "verb"),
+            path: text(n, "path"),
+            ..Default::default()
+        }),
+        (Some(_), Some(_)) => Err(invalid(
+            kind,
+            FieldError::invalid(
+                FieldPath::root("spec").child("nonResourceAttributes"),
+                Value::Null,
+                "cannot be specified in combination with resourceAttributes",
+            ),
+        )),
+        (None, None) => Err(invalid(
+            kind,
+            FieldError::invalid(
+                FieldPath::root("spec").child("resourceAttributes"),
+                Value::Null,
+                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            ),
+        )),
+    }
+}
+
+fn invalid(kind: &str, e: FieldError) -> ApiError {
+    ApiError::invalid("authorization.k8s.io", kind, "", vec![e])
+}

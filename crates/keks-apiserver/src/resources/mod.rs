@@ -1,0 +1,72 @@
+//! Strategies and table columns of the built-in resources that need rules of their own;
+//! every other built-in gets the generic strategy and the default NAME/AGE table.
+
+mod columns;
+mod core_misc;
+mod namespace;
+mod pod;
+mod rbac;
+
+use std::sync::Arc;
+
+use crate::registry::{GenericStrategy, PrinterColumn, Strategy};
+
+fn columns_of(group: &str, plural: &str) -> Vec<PrinterColumn> {
+    columns::table(group, plural)
+        .map(|(c, _)| c)
+        .unwrap_or_default()
+}
+
+/// The strategy and printer columns of a built-in resource.
+pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<PrinterColumn>) {
+    match (group, plural) {
+        ("", "namespaces") => (Arc::new(namespace::NamespaceStrategy), namespace::columns()),
+        ("", "pods") => (Arc::new(pod::PodStrategy), pod::columns()),
+        ("", "configmaps") => (
+            Arc::new(core_misc::ConfigMapStrategy),
+            core_misc::configmap_columns(),
+        ),
+        ("", "secrets") => (
+            Arc::new(core_misc::SecretStrategy),
+            core_misc::secret_columns(),
+        ),
+        ("", "events") => (
+            Arc::new(core_misc::EventStrategy),
+            core_misc::event_columns(),
+        ),
+        ("", "nodes") => (Arc::new(core_misc::NodeStrategy), core_misc::node_columns()),
+        ("", "services") => (
+            Arc::new(core_misc::ServiceStrategy),
+            core_misc::service_columns(),
+        ),
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+            (Arc::new(rbac::BindingStrategy), columns_of(group, plural))
+        }
+        ("rbac.authorization.k8s.io", _) => {
+            (Arc::new(rbac::RoleStrategy), columns_of(group, plural))
+        }
+        (_, _) => {
+            let status = matches!(
+                plural,
+                "deployments"
+                    | "replicasets"
+                    | "statefulsets"
+                    | "daemonsets"
+                    | "jobs"
+                    | "cronjobs"
+                    | "persistentvolumeclaims"
+                    | "persistentvolumes"
+                    | "resourcequotas"
+                    | "poddisruptionbudgets"
+                    | "horizontalpodautoscalers"
+                    | "customresourcedefinitions"
+            );
+            let strategy = if status {
+                GenericStrategy::SPEC_STATUS
+            } else {
+                GenericStrategy::PLAIN
+            };
+            columns::generic(group, plural, strategy)
+        }
+    }
+}

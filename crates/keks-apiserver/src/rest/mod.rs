@@ -1,0 +1,77 @@
+//! The generic REST storage of one cluster, as kube-apiserver's generic registry store: get,
+//! list, create, update, delete and watch of any resource over the versioned store, with
+//! metadata handling, optimistic concurrency and the resource's strategy. The HTTP layer
+//! and in-process clients (controllers) both call it.
+
+mod create;
+mod delete;
+pub mod meta;
+mod object;
+mod read;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+
+use keks_core::SharedClock;
+use keks_store::{Store, StoreError};
+
+pub use delete::{DeleteOptions, DeleteOutcome, Propagation};
+
+pub use object::{resource_version, set_resource_version};
+pub use read::{ListOptions, RvMatch};
+pub use update::{Subresource, UpdateOptions};
+pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
+
+use crate::registry::Registry;
+use crate::status::ApiError;
+
+/// The API of one cluster: its name (its store prefix) and what it needs to serve.
+#[derive(Clone)]
+pub struct ClusterApi {
+    pub cluster: String,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub clock: SharedClock,
+}
+
+/// Options every write takes.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: run everything, store nothing.
+    pub dry_run: bool,
+    /// `fieldManager`.
+    pub field_manager: Option<String>,
+}
+
+impl ClusterApi {
+    pub fn new(
+        cluster: impl Into<String>,
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            cluster: cluster.into(),
+            store,
+            registry,
+            clock,
+        }
+    }
+}
+
+/// Maps a store failure to the API error kube-apiserver would give.
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::Expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => ApiError::ServiceUnavailable(format!(
+            "Too large resource version: {requested}, current: {current}"
+        )),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
