@@ -461,3 +461,28 @@ fn typed_kubectl_commands_send_protobuf() {
         ]
     );
 }
+
+/// OpenAPI-backed client features: server-side field validation and `kubectl explain`.
+#[test]
+fn field_validation_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = keks.dev_cluster("dev");
+    let typo = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo"}, "dataa": {"x": "y"}}"#;
+    let strict = c.kubectl_with_stdin(&["create", "-f", "-"], Some(typo));
+    assert!(!strict.ok);
+    assert!(
+        strict.stderr.contains(r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "dataa""#),
+        "{strict:?}"
+    );
+    assert!(!c.kubectl(&["get", "configmap", "typo"]).ok, "a refused object is not stored");
+    let warned = c.kubectl_with_stdin(&["create", "-f", "-", "--validate=warn"], Some(typo));
+    assert!(warned.ok && warned.stderr.contains(r#"unknown field "dataa""#), "{warned:?}");
+    assert!(c.get_json(&["configmap", "typo"]).get("dataa").is_none(), "the unknown field is dropped");
+
+    let explain = c.ok(&["explain", "pod.spec.containers"]);
+    assert!(explain.contains("KIND:       Pod") && explain.contains("FIELD: containers <[]Container>"), "{explain}");
+    assert!(explain.contains("image\t<string>") || explain.contains("image <string>"), "{explain}");
+    let recursive = c.ok(&["explain", "deployment.spec", "--recursive"]);
+    assert!(recursive.contains("replicas") && recursive.contains("strategy"), "{recursive}");
+}

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::body::{self, Body};
 use super::route::Context;
+use crate::openapi::{self, FieldValidation};
 use crate::registry::ResourceDescriptor;
 use crate::rest::{
     DeleteOptions, DeleteOutcome, Propagation, Subresource, UpdateOptions, WatchEventType,
@@ -112,18 +113,20 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             Ok(body::json_stream(values))
         }
         ("create", "") => {
-            let obj = read_object(&ctx, body).await?;
+            let mut obj = read_object(&ctx, body).await?;
+            let warnings = validate_fields(&ctx, &d, &mut obj, "CreateOptions")?;
             let created = api.create(&d, &ns, obj, &write).await?;
-            Ok(respond_object(&ctx, &d, StatusCode::CREATED, created))
+            Ok(with_warnings(respond_object(&ctx, &d, StatusCode::CREATED, created), &warnings))
         }
         ("update", sub @ ("" | "status" | "finalize")) => {
-            let obj = read_object(&ctx, body).await?;
+            let mut obj = read_object(&ctx, body).await?;
+            let warnings = validate_fields(&ctx, &d, &mut obj, "UpdateOptions")?;
             let opts = UpdateOptions {
                 write,
                 subresource: subresource(sub),
             };
             let updated = api.update(&d, &ns, &info.name, obj, &opts).await?;
-            Ok(respond_object(&ctx, &d, StatusCode::OK, updated))
+            Ok(with_warnings(respond_object(&ctx, &d, StatusCode::OK, updated), &warnings))
         }
         ("patch", sub @ ("" | "status")) => {
             let patch = body::read(body).await?;
@@ -169,6 +172,35 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// Server-side field validation of a request body (`fieldValidation`): Strict refuses fields
+/// the kind does not have; Warn (the default) and Ignore drop them, Warn with a warning each.
+/// Custom resources have no typed schema here and pass as they are.
+fn validate_fields(ctx: &Context<'_>, d: &ResourceDescriptor, obj: &mut Value, options_kind: &str) -> Result<Vec<String>, ApiError> {
+    let mode = FieldValidation::parse(ctx.query.get("fieldValidation"), options_kind)?;
+    let unknown = openapi::unknown_fields(&d.group, &d.version, &d.kind, obj);
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    if mode == FieldValidation::Strict {
+        return Err(openapi::strict_decoding_error(&d.kind, &d.version, &unknown));
+    }
+    openapi::prune_unknown_fields(&d.group, &d.version, &d.kind, obj);
+    Ok(match mode {
+        FieldValidation::Warn => unknown.iter().map(|p| openapi::unknown_field_message(p)).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// Adds one `Warning` header per message, as kube-apiserver sends them.
+fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        if let Ok(value) = http::HeaderValue::from_str(&openapi::warning_header(w)) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+    response
 }
 
 fn subresource(name: &str) -> Subresource {

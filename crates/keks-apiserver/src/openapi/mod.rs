@@ -21,6 +21,7 @@ mod params;
 mod protobuf;
 mod serve;
 mod strict;
+mod subresources;
 mod swagger;
 mod unknown;
 

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::components::{Components, Gvk};
-use super::{names, params};
+use super::{names, params, subresources};
 use crate::registry::ResourceDescriptor;
 
 /// Response media types of an object.
@@ -57,7 +57,7 @@ pub(super) fn responses(codes: &[u16], schema: &Value, media_types: &[&str]) -> 
     Value::Object(out)
 }
 
-fn schema_ref(r: &str) -> Value {
+pub(super) fn schema_ref(r: &str) -> Value {
     json!({"$ref": r})
 }
 
@@ -129,31 +129,38 @@ impl PathItem {
 }
 
 /// Builds one resource's paths.
-struct Builder<'a> {
-    d: &'a ResourceDescriptor,
-    tag: String,
+pub(super) struct Builder<'a> {
+    pub(super) d: &'a ResourceDescriptor,
+    pub(super) tag: String,
     /// `CoreV1`, `AppsV1`.
-    gv_camel: String,
-    gvk: Gvk,
+    pub(super) gv_camel: String,
+    pub(super) gvk: Gvk,
     /// `$ref` of the kind.
-    object: Value,
+    pub(super) object: Value,
 }
 
 /// One operation's facts.
-struct Op<'a> {
-    id: String,
-    action: &'a str,
-    description: String,
-    gvk: &'a Gvk,
-    options: &'a [&'a str],
-    body: Option<Value>,
-    responses: Value,
+pub(super) struct Op<'a> {
+    pub(super) id: String,
+    pub(super) action: &'a str,
+    pub(super) description: String,
+    pub(super) gvk: &'a Gvk,
+    pub(super) options: &'a [&'a str],
+    pub(super) body: Option<Value>,
+    pub(super) responses: Value,
 }
 
 impl Builder<'_> {
     /// `listCoreV1NamespacedPod`, `deleteAppsV1CollectionNamespacedDeployment`,
     /// `readAppsV1NamespacedDeploymentScale`.
-    fn id(&self, verb: &str, infix: &str, namespaced: bool, sub: &str, suffix: &str) -> String {
+    pub(super) fn id(
+        &self,
+        verb: &str,
+        infix: &str,
+        namespaced: bool,
+        sub: &str,
+        suffix: &str,
+    ) -> String {
         let ns = if namespaced { "Namespaced" } else { "" };
         format!(
             "{verb}{}{infix}{ns}{}{}{suffix}",
@@ -163,7 +170,7 @@ impl Builder<'_> {
         )
     }
 
-    fn op(&self, op: Op<'_>) -> Value {
+    pub(super) fn op(&self, op: Op<'_>) -> Value {
         let mut parameters: Vec<Value> = op.options.iter().map(|p| params::query(p)).collect();
         parameters.push(params::query("pretty"));
         parameters.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
@@ -182,11 +189,11 @@ impl Builder<'_> {
         out
     }
 
-    fn body(schema: &Value) -> Value {
+    pub(super) fn body(schema: &Value) -> Value {
         json!({"content": {"*/*": {"schema": schema}}})
     }
 
-    fn patch_body(c: &mut Components) -> Value {
+    pub(super) fn patch_body(c: &mut Components) -> Value {
         let patch =
             schema_ref(&c.meta_ref::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Patch>(&[]));
         let content: Map<String, Value> = PATCH_TYPES
@@ -196,7 +203,7 @@ impl Builder<'_> {
         json!({"content": content})
     }
 
-    fn namespace_params(&self) -> Vec<Value> {
+    pub(super) fn namespace_params(&self) -> Vec<Value> {
         if self.d.namespaced() {
             vec![params::namespace()]
         } else {
@@ -204,13 +211,13 @@ impl Builder<'_> {
         }
     }
 
-    fn item_params(&self) -> Vec<Value> {
+    pub(super) fn item_params(&self) -> Vec<Value> {
         let mut p = vec![params::name(&self.d.kind)];
         p.extend(self.namespace_params());
         p
     }
 
-    fn has(&self, verb: &str) -> bool {
+    pub(super) fn has(&self, verb: &str) -> bool {
         self.d.verbs.contains(&verb)
     }
 }
@@ -398,7 +405,7 @@ pub(super) fn add_resource(
         add_watch_paths(&b, &prefix, event, paths);
     }
     for sub in &d.subresources {
-        add_subresource(&b, c, &item, sub, paths);
+        subresources::add_subresource(&b, c, &item, sub, paths);
     }
 }
 
@@ -459,141 +466,7 @@ fn add_watch_paths(b: &Builder<'_>, prefix: &str, event: &Value, paths: &mut Map
     }
 }
 
-/// What a subresource is, for its operations.
-enum SubKind {
-    /// Read, replace and patch of the parent kind (status, ephemeralcontainers, ...), or of
-    /// another kind (scale).
-    ReadWrite(Gvk),
-    /// Replace only (a namespace's finalize).
-    ReplaceOnly(Gvk),
-    /// Create of another kind (binding, eviction, token).
-    Create(Gvk),
-    /// A pod's log: plain text.
-    Log,
-    /// Anything else: read of the parent kind.
-    Read(Gvk),
-}
-
-fn sub_kind(d: &ResourceDescriptor, sub: &str) -> SubKind {
-    let parent = Gvk::new(&d.group, &d.version, &d.kind);
-    match sub {
-        "status" | "ephemeralcontainers" | "resize" | "approval" => SubKind::ReadWrite(parent),
-        "scale" => SubKind::ReadWrite(Gvk::new("autoscaling", "v1", "Scale")),
-        "finalize" => SubKind::ReplaceOnly(parent),
-        "binding" => SubKind::Create(Gvk::new("", "v1", "Binding")),
-        "eviction" => SubKind::Create(Gvk::new("policy", "v1", "Eviction")),
-        "token" => SubKind::Create(Gvk::new("authentication.k8s.io", "v1", "TokenRequest")),
-        "log" => SubKind::Log,
-        _ => SubKind::Read(parent),
-    }
-}
-
-fn add_subresource(
-    b: &Builder<'_>,
-    c: &mut Components,
-    item: &str,
-    sub: &str,
-    paths: &mut Map<String, Value>,
-) {
-    let ns = b.d.namespaced();
-    let kind = b.d.kind.as_str();
-    let mut p = PathItem::new(b.item_params());
-    let kind_schema = |c: &mut Components, gvk: &Gvk| {
-        schema_ref(&c.kind_ref(&gvk.group, &gvk.version, &gvk.kind))
-    };
-    let read = |gvk: &Gvk, schema: &Value| {
-        b.op(Op {
-            id: b.id("read", "", ns, sub, ""),
-            action: "get",
-            description: format!("read {sub} of the specified {kind}"),
-            gvk,
-            options: &[],
-            body: None,
-            responses: responses(&[200], schema, OBJECT_TYPES),
-        })
-    };
-    let replace = |gvk: &Gvk, schema: &Value| {
-        b.op(Op {
-            id: b.id("replace", "", ns, sub, ""),
-            action: "put",
-            description: format!("replace {sub} of the specified {kind}"),
-            gvk,
-            options: params::WRITE,
-            body: Some(Builder::body(schema)),
-            responses: responses(&[200, 201], schema, OBJECT_TYPES),
-        })
-    };
-    match sub_kind(b.d, sub) {
-        SubKind::ReadWrite(gvk) => {
-            let schema = kind_schema(c, &gvk);
-            let patch_body = Builder::patch_body(c);
-            p.add("get", read(&gvk, &schema));
-            p.add("put", replace(&gvk, &schema));
-            p.add(
-                "patch",
-                b.op(Op {
-                    id: b.id("patch", "", ns, sub, ""),
-                    action: "patch",
-                    description: format!("partially update {sub} of the specified {kind}"),
-                    gvk: &gvk,
-                    options: params::PATCH,
-                    body: Some(patch_body),
-                    responses: responses(&[200, 201], &schema, OBJECT_TYPES),
-                }),
-            );
-        }
-        SubKind::ReplaceOnly(gvk) => {
-            let schema = kind_schema(c, &gvk);
-            p.add("put", replace(&gvk, &schema));
-        }
-        SubKind::Create(gvk) => {
-            let schema = kind_schema(c, &gvk);
-            p.add(
-                "post",
-                b.op(Op {
-                    id: b.id("create", "", ns, sub, ""),
-                    action: "post",
-                    description: format!("create {sub} of{}{kind}", names::article(kind)),
-                    gvk: &gvk,
-                    options: params::WRITE,
-                    body: Some(Builder::body(&schema)),
-                    responses: responses(&[200, 201, 202], &schema, OBJECT_TYPES),
-                }),
-            );
-        }
-        SubKind::Log => {
-            let text = json!({"type": "string"});
-            p.add(
-                "get",
-                b.op(Op {
-                    id: b.id("read", "", ns, sub, ""),
-                    action: "get",
-                    description: format!("read {sub} of the specified {kind}"),
-                    gvk: &b.gvk,
-                    options: params::LOG,
-                    body: None,
-                    responses: responses(
-                        &[200],
-                        &text,
-                        &[
-                            "application/json",
-                            "application/vnd.kubernetes.protobuf",
-                            "application/yaml",
-                            "text/plain",
-                        ],
-                    ),
-                }),
-            );
-        }
-        SubKind::Read(gvk) => {
-            let schema = kind_schema(c, &gvk);
-            p.add("get", read(&gvk, &schema));
-        }
-    }
-    insert(paths, format!("{item}/{sub}"), p);
-}
-
-fn insert(paths: &mut Map<String, Value>, path: String, item: PathItem) {
+pub(super) fn insert(paths: &mut Map<String, Value>, path: String, item: PathItem) {
     if !item.is_empty() {
         paths.insert(path, item.into_json());
     }
