@@ -371,17 +371,19 @@ def render(builder: Builder, table, pb_dir: str, openapi_dir: str) -> str:
         f"types, markers) and k8s-openapi {os.path.basename(openapi_dir).removeprefix('k8s-openapi-')}",
         f"//! (JSON names, kinds; modules {', '.join(OPENAPI_MODULES)}). Do not edit by hand.",
         "",
-        "use super::schema::{f, Field, Ty::*, TypeDef};",
+        "use super::schema::{f, Ty::*, TypeDef};",
         "",
         f"pub(super) static TYPES: [TypeDef; {len(builder.order)}] = [",
     ]
     for i, key in enumerate(builder.order):
         full, name, fields = builder.types[key]
-        lines.append(f"    // {i} {full}")
+        package = full.rsplit(".", 1)[0].removeprefix("k8s.io.").replace("_", "-")
+        head = f'TypeDef {{ name: "{name}", definition: "io.k8s.{package}.{name}", fields: &['
+        lines.append(f"    // {i}")
         if not fields:
-            lines.append(f'    TypeDef {{ name: "{name}", fields: &[] }},')
+            lines.append(f"    {head}] }},")
             continue
-        lines.append(f'    TypeDef {{ name: "{name}", fields: &[')
+        lines.append(f"    {head}")
         for fl in fields:
             lines.append(f'        f("{fl.json}", {resolve(fl.shape)}, "{fl.strategy}", "{fl.merge_key}"),')
         lines.append("    ] },")

@@ -475,14 +475,32 @@ fn field_validation_and_explain() {
         strict.stderr.contains(r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "dataa""#),
         "{strict:?}"
     );
-    assert!(!c.kubectl(&["get", "configmap", "typo"]).ok, "a refused object is not stored");
+    assert!(
+        !c.kubectl(&["get", "configmap", "typo"]).ok,
+        "a refused object is not stored"
+    );
     let warned = c.kubectl_with_stdin(&["create", "-f", "-", "--validate=warn"], Some(typo));
-    assert!(warned.ok && warned.stderr.contains(r#"unknown field "dataa""#), "{warned:?}");
-    assert!(c.get_json(&["configmap", "typo"]).get("dataa").is_none(), "the unknown field is dropped");
+    assert!(
+        warned.ok && warned.stderr.contains(r#"unknown field "dataa""#),
+        "{warned:?}"
+    );
+    assert!(
+        c.get_json(&["configmap", "typo"]).get("dataa").is_none(),
+        "the unknown field is dropped"
+    );
 
     let explain = c.ok(&["explain", "pod.spec.containers"]);
-    assert!(explain.contains("KIND:       Pod") && explain.contains("FIELD: containers <[]Container>"), "{explain}");
-    assert!(explain.contains("image\t<string>") || explain.contains("image <string>"), "{explain}");
+    assert!(
+        explain.contains("KIND:       Pod") && explain.contains("FIELD: containers <[]Container>"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("image\t<string>") || explain.contains("image <string>"),
+        "{explain}"
+    );
     let recursive = c.ok(&["explain", "deployment.spec", "--recursive"]);
-    assert!(recursive.contains("replicas") && recursive.contains("strategy"), "{recursive}");
+    assert!(
+        recursive.contains("replicas") && recursive.contains("strategy"),
+        "{recursive}"
+    );
 }

@@ -24,8 +24,10 @@ impl Query {
         self.0.get(name).map(String::as_str)
     }
 
+    /// A boolean parameter, true as Go's `strconv.ParseBool` reads it (`1`, `t`, `T`,
+    /// `TRUE`, `true`, `True`): the Python client sends `watch=True`.
     pub fn flag(&self, name: &str) -> bool {
-        matches!(self.get(name), Some("true" | "1"))
+        matches!(self.get(name), Some("1" | "t" | "T" | "TRUE" | "true" | "True"))
     }
 
     pub fn list_options(&self) -> Result<ListOptions, ApiError> {

@@ -116,7 +116,10 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             let mut obj = read_object(&ctx, body).await?;
             let warnings = validate_fields(&ctx, &d, &mut obj, "CreateOptions")?;
             let created = api.create(&d, &ns, obj, &write).await?;
-            Ok(with_warnings(respond_object(&ctx, &d, StatusCode::CREATED, created), &warnings))
+            Ok(with_warnings(
+                respond_object(&ctx, &d, StatusCode::CREATED, created),
+                &warnings,
+            ))
         }
         ("update", sub @ ("" | "status" | "finalize")) => {
             let mut obj = read_object(&ctx, body).await?;
@@ -126,7 +129,10 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 subresource: subresource(sub),
             };
             let updated = api.update(&d, &ns, &info.name, obj, &opts).await?;
-            Ok(with_warnings(respond_object(&ctx, &d, StatusCode::OK, updated), &warnings))
+            Ok(with_warnings(
+                respond_object(&ctx, &d, StatusCode::OK, updated),
+                &warnings,
+            ))
         }
         ("patch", sub @ ("" | "status")) => {
             let patch = body::read(body).await?;
@@ -177,18 +183,28 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
 /// Server-side field validation of a request body (`fieldValidation`): Strict refuses fields
 /// the kind does not have; Warn (the default) and Ignore drop them, Warn with a warning each.
 /// Custom resources have no typed schema here and pass as they are.
-fn validate_fields(ctx: &Context<'_>, d: &ResourceDescriptor, obj: &mut Value, options_kind: &str) -> Result<Vec<String>, ApiError> {
+fn validate_fields(
+    ctx: &Context<'_>,
+    d: &ResourceDescriptor,
+    obj: &mut Value,
+    options_kind: &str,
+) -> Result<Vec<String>, ApiError> {
     let mode = FieldValidation::parse(ctx.query.get("fieldValidation"), options_kind)?;
     let unknown = openapi::unknown_fields(&d.group, &d.version, &d.kind, obj);
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
     if mode == FieldValidation::Strict {
-        return Err(openapi::strict_decoding_error(&d.kind, &d.version, &unknown));
+        return Err(openapi::strict_decoding_error(
+            &d.kind, &d.version, &unknown,
+        ));
     }
     openapi::prune_unknown_fields(&d.group, &d.version, &d.kind, obj);
     Ok(match mode {
-        FieldValidation::Warn => unknown.iter().map(|p| openapi::unknown_field_message(p)).collect(),
+        FieldValidation::Warn => unknown
+            .iter()
+            .map(|p| openapi::unknown_field_message(p))
+            .collect(),
         _ => Vec::new(),
     })
 }

@@ -34,17 +34,32 @@ impl SmpError {
 
     /// `mergepatch.ErrNoMergeKey`.
     pub(super) fn no_merge_key(m: &Value, key: &str) -> Self {
-        Self(format!("map: {} does not contain declared merge key: {key}", v(m)))
+        Self(format!(
+            "map: {} does not contain declared merge key: {key}",
+            v(m)
+        ))
     }
 
     /// `mergepatch.ErrBadArgType` where Go expected a value of `expected` type.
     pub(super) fn bad_arg_type(expected: GoType, actual: &Value) -> Self {
-        Self(format!("expected a {}, but received a {}", expected.name(), GoType::of(actual).name()))
+        // Go prints the nil `reflect.Type` of a nil value with `%s`.
+        let actual = match GoType::of(actual) {
+            GoType::Nil => "%!s(<nil>)",
+            other => other.name(),
+        };
+        Self(format!(
+            "expected a {}, but received a {actual}",
+            expected.name()
+        ))
     }
 
     /// `mergepatch.ErrBadPatchType`.
     pub(super) fn bad_patch_type(directive: &Value, m: &Value) -> Self {
-        Self(format!("unknown patch type: {} in map: {}", s(directive), v(m)))
+        Self(format!(
+            "unknown patch type: {} in map: {}",
+            s(directive),
+            v(m)
+        ))
     }
 }
 
@@ -157,7 +172,11 @@ fn float_v(f: f64) -> String {
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     if f != 0.0 && !(-4..6).contains(&exp) {
-        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
     } else {
         format!("{f}")
     }
@@ -171,7 +190,10 @@ mod tests {
 
     #[test]
     fn formats_values_as_go_does() {
-        assert_eq!(v(&json!({"name": "c", "image": "nginx", "ports": [80, 443]})), "map[image:nginx name:c ports:[80 443]]");
+        assert_eq!(
+            v(&json!({"name": "c", "image": "nginx", "ports": [80, 443]})),
+            "map[image:nginx name:c ports:[80 443]]"
+        );
         assert_eq!(v(&json!(null)), "<nil>");
         assert_eq!(v(&json!(1.5)), "1.5");
         assert_eq!(v(&json!(1000000.0)), "1e+06");
@@ -179,6 +201,9 @@ mod tests {
         assert_eq!(v(&json!(123456.0)), "123456");
         assert_eq!(s(&json!(3)), "%!s(int64=3)");
         assert_eq!(v_lists(&[&[json!("a"), json!(1)], &[]]), "[[a 1] []]");
-        assert_eq!(SmpError::bad_arg_type(GoType::Map, &json!("x")).0, "expected a map[string]interface {}, but received a string");
+        assert_eq!(
+            SmpError::bad_arg_type(GoType::Map, &json!("x")).0,
+            "expected a map[string]interface {}, but received a string"
+        );
     }
 }

@@ -3,30 +3,30 @@
 //! `python3 scripts/gen-smp-table.py` from k8s-pb 0.9.0 (Kubernetes 1.35: types, markers) and k8s-openapi 0.29.0
 //! (JSON names, kinds; modules v1_35, v1_34, v1_36, v1_37, v1_33). Do not edit by hand.
 
-use super::schema::{f, Field, Ty::*, TypeDef};
+use super::schema::{f, Ty::*, TypeDef};
 
 pub(super) static TYPES: [TypeDef; 649] = [
-    // 0 k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration
-    TypeDef { name: "MutatingWebhookConfiguration", fields: &[
+    // 0
+    TypeDef { name: "MutatingWebhookConfiguration", definition: "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration", fields: &[
         f("metadata", Struct(1), "", ""),
         f("webhooks", List(&Struct(4)), "merge", "name"),
     ] },
-    // 1 k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta
-    TypeDef { name: "ObjectMeta", fields: &[
+    // 1
+    TypeDef { name: "ObjectMeta", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", fields: &[
         f("labels", Map(&Scalar), "", ""),
         f("annotations", Map(&Scalar), "", ""),
         f("ownerReferences", List(&Struct(2)), "merge", "uid"),
         f("finalizers", List(&Scalar), "merge", ""),
         f("managedFields", List(&Struct(3)), "", ""),
     ] },
-    // 2 k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference
-    TypeDef { name: "OwnerReference", fields: &[] },
-    // 3 k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
-    TypeDef { name: "ManagedFieldsEntry", fields: &[
+    // 2
+    TypeDef { name: "OwnerReference", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference", fields: &[] },
+    // 3
+    TypeDef { name: "ManagedFieldsEntry", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry", fields: &[
         f("fieldsV1", Opaque("FieldsV1"), "", ""),
     ] },
-    // 4 k8s.io.api.admissionregistration.v1.MutatingWebhook
-    TypeDef { name: "MutatingWebhook", fields: &[
+    // 4
+    TypeDef { name: "MutatingWebhook", definition: "io.k8s.api.admissionregistration.v1.MutatingWebhook", fields: &[
         f("clientConfig", Struct(5), "", ""),
         f("rules", List(&Struct(7)), "", ""),
         f("namespaceSelector", Struct(8), "", ""),
@@ -34,38 +34,38 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("admissionReviewVersions", List(&Scalar), "", ""),
         f("matchConditions", List(&Struct(10)), "merge", "name"),
     ] },
-    // 5 k8s.io.api.admissionregistration.v1.WebhookClientConfig
-    TypeDef { name: "WebhookClientConfig", fields: &[
+    // 5
+    TypeDef { name: "WebhookClientConfig", definition: "io.k8s.api.admissionregistration.v1.WebhookClientConfig", fields: &[
         f("service", Struct(6), "", ""),
     ] },
-    // 6 k8s.io.api.admissionregistration.v1.ServiceReference
-    TypeDef { name: "ServiceReference", fields: &[] },
-    // 7 k8s.io.api.admissionregistration.v1.RuleWithOperations
-    TypeDef { name: "RuleWithOperations", fields: &[
+    // 6
+    TypeDef { name: "ServiceReference", definition: "io.k8s.api.admissionregistration.v1.ServiceReference", fields: &[] },
+    // 7
+    TypeDef { name: "RuleWithOperations", definition: "io.k8s.api.admissionregistration.v1.RuleWithOperations", fields: &[
         f("operations", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("apiVersions", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
     ] },
-    // 8 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
-    TypeDef { name: "LabelSelector", fields: &[
+    // 8
+    TypeDef { name: "LabelSelector", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector", fields: &[
         f("matchLabels", Map(&Scalar), "", ""),
         f("matchExpressions", List(&Struct(9)), "", ""),
     ] },
-    // 9 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
-    TypeDef { name: "LabelSelectorRequirement", fields: &[
+    // 9
+    TypeDef { name: "LabelSelectorRequirement", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 10 k8s.io.api.admissionregistration.v1.MatchCondition
-    TypeDef { name: "MatchCondition", fields: &[] },
-    // 11 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicy
-    TypeDef { name: "ValidatingAdmissionPolicy", fields: &[
+    // 10
+    TypeDef { name: "MatchCondition", definition: "io.k8s.api.admissionregistration.v1.MatchCondition", fields: &[] },
+    // 11
+    TypeDef { name: "ValidatingAdmissionPolicy", definition: "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicy", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(12), "", ""),
         f("status", Struct(19), "", ""),
     ] },
-    // 12 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicySpec
-    TypeDef { name: "ValidatingAdmissionPolicySpec", fields: &[
+    // 12
+    TypeDef { name: "ValidatingAdmissionPolicySpec", definition: "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicySpec", fields: &[
         f("paramKind", Struct(13), "", ""),
         f("matchConstraints", Struct(14), "", ""),
         f("validations", List(&Struct(16)), "", ""),
@@ -73,64 +73,64 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("matchConditions", List(&Struct(10)), "merge", "name"),
         f("variables", List(&Struct(18)), "merge", "name"),
     ] },
-    // 13 k8s.io.api.admissionregistration.v1.ParamKind
-    TypeDef { name: "ParamKind", fields: &[] },
-    // 14 k8s.io.api.admissionregistration.v1.MatchResources
-    TypeDef { name: "MatchResources", fields: &[
+    // 13
+    TypeDef { name: "ParamKind", definition: "io.k8s.api.admissionregistration.v1.ParamKind", fields: &[] },
+    // 14
+    TypeDef { name: "MatchResources", definition: "io.k8s.api.admissionregistration.v1.MatchResources", fields: &[
         f("namespaceSelector", Struct(8), "", ""),
         f("objectSelector", Struct(8), "", ""),
         f("resourceRules", List(&Struct(15)), "", ""),
         f("excludeResourceRules", List(&Struct(15)), "", ""),
     ] },
-    // 15 k8s.io.api.admissionregistration.v1.NamedRuleWithOperations
-    TypeDef { name: "NamedRuleWithOperations", fields: &[
+    // 15
+    TypeDef { name: "NamedRuleWithOperations", definition: "io.k8s.api.admissionregistration.v1.NamedRuleWithOperations", fields: &[
         f("resourceNames", List(&Scalar), "", ""),
         f("operations", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("apiVersions", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
     ] },
-    // 16 k8s.io.api.admissionregistration.v1.Validation
-    TypeDef { name: "Validation", fields: &[] },
-    // 17 k8s.io.api.admissionregistration.v1.AuditAnnotation
-    TypeDef { name: "AuditAnnotation", fields: &[] },
-    // 18 k8s.io.api.admissionregistration.v1.Variable
-    TypeDef { name: "Variable", fields: &[] },
-    // 19 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus
-    TypeDef { name: "ValidatingAdmissionPolicyStatus", fields: &[
+    // 16
+    TypeDef { name: "Validation", definition: "io.k8s.api.admissionregistration.v1.Validation", fields: &[] },
+    // 17
+    TypeDef { name: "AuditAnnotation", definition: "io.k8s.api.admissionregistration.v1.AuditAnnotation", fields: &[] },
+    // 18
+    TypeDef { name: "Variable", definition: "io.k8s.api.admissionregistration.v1.Variable", fields: &[] },
+    // 19
+    TypeDef { name: "ValidatingAdmissionPolicyStatus", definition: "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus", fields: &[
         f("typeChecking", Struct(20), "", ""),
         f("conditions", List(&Struct(22)), "", ""),
     ] },
-    // 20 k8s.io.api.admissionregistration.v1.TypeChecking
-    TypeDef { name: "TypeChecking", fields: &[
+    // 20
+    TypeDef { name: "TypeChecking", definition: "io.k8s.api.admissionregistration.v1.TypeChecking", fields: &[
         f("expressionWarnings", List(&Struct(21)), "", ""),
     ] },
-    // 21 k8s.io.api.admissionregistration.v1.ExpressionWarning
-    TypeDef { name: "ExpressionWarning", fields: &[] },
-    // 22 k8s.io.apimachinery.pkg.apis.meta.v1.Condition
-    TypeDef { name: "Condition", fields: &[] },
-    // 23 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding
-    TypeDef { name: "ValidatingAdmissionPolicyBinding", fields: &[
+    // 21
+    TypeDef { name: "ExpressionWarning", definition: "io.k8s.api.admissionregistration.v1.ExpressionWarning", fields: &[] },
+    // 22
+    TypeDef { name: "Condition", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.Condition", fields: &[] },
+    // 23
+    TypeDef { name: "ValidatingAdmissionPolicyBinding", definition: "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(24), "", ""),
     ] },
-    // 24 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec
-    TypeDef { name: "ValidatingAdmissionPolicyBindingSpec", fields: &[
+    // 24
+    TypeDef { name: "ValidatingAdmissionPolicyBindingSpec", definition: "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec", fields: &[
         f("paramRef", Struct(25), "", ""),
         f("matchResources", Struct(14), "", ""),
         f("validationActions", List(&Scalar), "", ""),
     ] },
-    // 25 k8s.io.api.admissionregistration.v1.ParamRef
-    TypeDef { name: "ParamRef", fields: &[
+    // 25
+    TypeDef { name: "ParamRef", definition: "io.k8s.api.admissionregistration.v1.ParamRef", fields: &[
         f("selector", Struct(8), "", ""),
     ] },
-    // 26 k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration
-    TypeDef { name: "ValidatingWebhookConfiguration", fields: &[
+    // 26
+    TypeDef { name: "ValidatingWebhookConfiguration", definition: "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration", fields: &[
         f("metadata", Struct(1), "", ""),
         f("webhooks", List(&Struct(27)), "merge", "name"),
     ] },
-    // 27 k8s.io.api.admissionregistration.v1.ValidatingWebhook
-    TypeDef { name: "ValidatingWebhook", fields: &[
+    // 27
+    TypeDef { name: "ValidatingWebhook", definition: "io.k8s.api.admissionregistration.v1.ValidatingWebhook", fields: &[
         f("clientConfig", Struct(5), "", ""),
         f("rules", List(&Struct(7)), "", ""),
         f("namespaceSelector", Struct(8), "", ""),
@@ -138,164 +138,164 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("admissionReviewVersions", List(&Scalar), "", ""),
         f("matchConditions", List(&Struct(10)), "merge", "name"),
     ] },
-    // 28 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy
-    TypeDef { name: "MutatingAdmissionPolicy", fields: &[
+    // 28
+    TypeDef { name: "MutatingAdmissionPolicy", definition: "io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(29), "", ""),
     ] },
-    // 29 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec
-    TypeDef { name: "MutatingAdmissionPolicySpec", fields: &[
+    // 29
+    TypeDef { name: "MutatingAdmissionPolicySpec", definition: "io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec", fields: &[
         f("paramKind", Struct(30), "", ""),
         f("matchConstraints", Struct(31), "", ""),
         f("variables", List(&Struct(33)), "", ""),
         f("mutations", List(&Struct(34)), "", ""),
         f("matchConditions", List(&Struct(37)), "merge", "name"),
     ] },
-    // 30 k8s.io.api.admissionregistration.v1alpha1.ParamKind
-    TypeDef { name: "ParamKind", fields: &[] },
-    // 31 k8s.io.api.admissionregistration.v1alpha1.MatchResources
-    TypeDef { name: "MatchResources", fields: &[
+    // 30
+    TypeDef { name: "ParamKind", definition: "io.k8s.api.admissionregistration.v1alpha1.ParamKind", fields: &[] },
+    // 31
+    TypeDef { name: "MatchResources", definition: "io.k8s.api.admissionregistration.v1alpha1.MatchResources", fields: &[
         f("namespaceSelector", Struct(8), "", ""),
         f("objectSelector", Struct(8), "", ""),
         f("resourceRules", List(&Struct(32)), "", ""),
         f("excludeResourceRules", List(&Struct(32)), "", ""),
     ] },
-    // 32 k8s.io.api.admissionregistration.v1alpha1.NamedRuleWithOperations
-    TypeDef { name: "NamedRuleWithOperations", fields: &[
+    // 32
+    TypeDef { name: "NamedRuleWithOperations", definition: "io.k8s.api.admissionregistration.v1alpha1.NamedRuleWithOperations", fields: &[
         f("resourceNames", List(&Scalar), "", ""),
         f("operations", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("apiVersions", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
     ] },
-    // 33 k8s.io.api.admissionregistration.v1alpha1.Variable
-    TypeDef { name: "Variable", fields: &[] },
-    // 34 k8s.io.api.admissionregistration.v1alpha1.Mutation
-    TypeDef { name: "Mutation", fields: &[
+    // 33
+    TypeDef { name: "Variable", definition: "io.k8s.api.admissionregistration.v1alpha1.Variable", fields: &[] },
+    // 34
+    TypeDef { name: "Mutation", definition: "io.k8s.api.admissionregistration.v1alpha1.Mutation", fields: &[
         f("applyConfiguration", Struct(35), "", ""),
         f("jsonPatch", Struct(36), "", ""),
     ] },
-    // 35 k8s.io.api.admissionregistration.v1alpha1.ApplyConfiguration
-    TypeDef { name: "ApplyConfiguration", fields: &[] },
-    // 36 k8s.io.api.admissionregistration.v1alpha1.JSONPatch
-    TypeDef { name: "JSONPatch", fields: &[] },
-    // 37 k8s.io.api.admissionregistration.v1alpha1.MatchCondition
-    TypeDef { name: "MatchCondition", fields: &[] },
-    // 38 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding
-    TypeDef { name: "MutatingAdmissionPolicyBinding", fields: &[
+    // 35
+    TypeDef { name: "ApplyConfiguration", definition: "io.k8s.api.admissionregistration.v1alpha1.ApplyConfiguration", fields: &[] },
+    // 36
+    TypeDef { name: "JSONPatch", definition: "io.k8s.api.admissionregistration.v1alpha1.JSONPatch", fields: &[] },
+    // 37
+    TypeDef { name: "MatchCondition", definition: "io.k8s.api.admissionregistration.v1alpha1.MatchCondition", fields: &[] },
+    // 38
+    TypeDef { name: "MutatingAdmissionPolicyBinding", definition: "io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(39), "", ""),
     ] },
-    // 39 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec
-    TypeDef { name: "MutatingAdmissionPolicyBindingSpec", fields: &[
+    // 39
+    TypeDef { name: "MutatingAdmissionPolicyBindingSpec", definition: "io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec", fields: &[
         f("paramRef", Struct(40), "", ""),
         f("matchResources", Struct(31), "", ""),
     ] },
-    // 40 k8s.io.api.admissionregistration.v1alpha1.ParamRef
-    TypeDef { name: "ParamRef", fields: &[
+    // 40
+    TypeDef { name: "ParamRef", definition: "io.k8s.api.admissionregistration.v1alpha1.ParamRef", fields: &[
         f("selector", Struct(8), "", ""),
     ] },
-    // 41 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicy
-    TypeDef { name: "MutatingAdmissionPolicy", fields: &[
+    // 41
+    TypeDef { name: "MutatingAdmissionPolicy", definition: "io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicy", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(42), "", ""),
     ] },
-    // 42 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec
-    TypeDef { name: "MutatingAdmissionPolicySpec", fields: &[
+    // 42
+    TypeDef { name: "MutatingAdmissionPolicySpec", definition: "io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec", fields: &[
         f("paramKind", Struct(43), "", ""),
         f("matchConstraints", Struct(44), "", ""),
         f("variables", List(&Struct(46)), "", ""),
         f("mutations", List(&Struct(47)), "", ""),
         f("matchConditions", List(&Struct(50)), "merge", "name"),
     ] },
-    // 43 k8s.io.api.admissionregistration.v1beta1.ParamKind
-    TypeDef { name: "ParamKind", fields: &[] },
-    // 44 k8s.io.api.admissionregistration.v1beta1.MatchResources
-    TypeDef { name: "MatchResources", fields: &[
+    // 43
+    TypeDef { name: "ParamKind", definition: "io.k8s.api.admissionregistration.v1beta1.ParamKind", fields: &[] },
+    // 44
+    TypeDef { name: "MatchResources", definition: "io.k8s.api.admissionregistration.v1beta1.MatchResources", fields: &[
         f("namespaceSelector", Struct(8), "", ""),
         f("objectSelector", Struct(8), "", ""),
         f("resourceRules", List(&Struct(45)), "", ""),
         f("excludeResourceRules", List(&Struct(45)), "", ""),
     ] },
-    // 45 k8s.io.api.admissionregistration.v1beta1.NamedRuleWithOperations
-    TypeDef { name: "NamedRuleWithOperations", fields: &[
+    // 45
+    TypeDef { name: "NamedRuleWithOperations", definition: "io.k8s.api.admissionregistration.v1beta1.NamedRuleWithOperations", fields: &[
         f("resourceNames", List(&Scalar), "", ""),
         f("operations", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("apiVersions", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
     ] },
-    // 46 k8s.io.api.admissionregistration.v1beta1.Variable
-    TypeDef { name: "Variable", fields: &[] },
-    // 47 k8s.io.api.admissionregistration.v1beta1.Mutation
-    TypeDef { name: "Mutation", fields: &[
+    // 46
+    TypeDef { name: "Variable", definition: "io.k8s.api.admissionregistration.v1beta1.Variable", fields: &[] },
+    // 47
+    TypeDef { name: "Mutation", definition: "io.k8s.api.admissionregistration.v1beta1.Mutation", fields: &[
         f("applyConfiguration", Struct(48), "", ""),
         f("jsonPatch", Struct(49), "", ""),
     ] },
-    // 48 k8s.io.api.admissionregistration.v1beta1.ApplyConfiguration
-    TypeDef { name: "ApplyConfiguration", fields: &[] },
-    // 49 k8s.io.api.admissionregistration.v1beta1.JSONPatch
-    TypeDef { name: "JSONPatch", fields: &[] },
-    // 50 k8s.io.api.admissionregistration.v1beta1.MatchCondition
-    TypeDef { name: "MatchCondition", fields: &[] },
-    // 51 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding
-    TypeDef { name: "MutatingAdmissionPolicyBinding", fields: &[
+    // 48
+    TypeDef { name: "ApplyConfiguration", definition: "io.k8s.api.admissionregistration.v1beta1.ApplyConfiguration", fields: &[] },
+    // 49
+    TypeDef { name: "JSONPatch", definition: "io.k8s.api.admissionregistration.v1beta1.JSONPatch", fields: &[] },
+    // 50
+    TypeDef { name: "MatchCondition", definition: "io.k8s.api.admissionregistration.v1beta1.MatchCondition", fields: &[] },
+    // 51
+    TypeDef { name: "MutatingAdmissionPolicyBinding", definition: "io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(52), "", ""),
     ] },
-    // 52 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec
-    TypeDef { name: "MutatingAdmissionPolicyBindingSpec", fields: &[
+    // 52
+    TypeDef { name: "MutatingAdmissionPolicyBindingSpec", definition: "io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec", fields: &[
         f("paramRef", Struct(53), "", ""),
         f("matchResources", Struct(44), "", ""),
     ] },
-    // 53 k8s.io.api.admissionregistration.v1beta1.ParamRef
-    TypeDef { name: "ParamRef", fields: &[
+    // 53
+    TypeDef { name: "ParamRef", definition: "io.k8s.api.admissionregistration.v1beta1.ParamRef", fields: &[
         f("selector", Struct(8), "", ""),
     ] },
-    // 54 k8s.io.api.apiserverinternal.v1alpha1.StorageVersion
-    TypeDef { name: "StorageVersion", fields: &[
+    // 54
+    TypeDef { name: "StorageVersion", definition: "io.k8s.api.apiserverinternal.v1alpha1.StorageVersion", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(55), "", ""),
         f("status", Struct(56), "", ""),
     ] },
-    // 55 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionSpec
-    TypeDef { name: "StorageVersionSpec", fields: &[] },
-    // 56 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionStatus
-    TypeDef { name: "StorageVersionStatus", fields: &[
+    // 55
+    TypeDef { name: "StorageVersionSpec", definition: "io.k8s.api.apiserverinternal.v1alpha1.StorageVersionSpec", fields: &[] },
+    // 56
+    TypeDef { name: "StorageVersionStatus", definition: "io.k8s.api.apiserverinternal.v1alpha1.StorageVersionStatus", fields: &[
         f("storageVersions", List(&Struct(57)), "", ""),
         f("conditions", List(&Struct(58)), "", ""),
     ] },
-    // 57 k8s.io.api.apiserverinternal.v1alpha1.ServerStorageVersion
-    TypeDef { name: "ServerStorageVersion", fields: &[
+    // 57
+    TypeDef { name: "ServerStorageVersion", definition: "io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion", fields: &[
         f("decodableVersions", List(&Scalar), "", ""),
         f("servedVersions", List(&Scalar), "", ""),
     ] },
-    // 58 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionCondition
-    TypeDef { name: "StorageVersionCondition", fields: &[] },
-    // 59 k8s.io.api.apps.v1.ControllerRevision
-    TypeDef { name: "ControllerRevision", fields: &[
+    // 58
+    TypeDef { name: "StorageVersionCondition", definition: "io.k8s.api.apiserverinternal.v1alpha1.StorageVersionCondition", fields: &[] },
+    // 59
+    TypeDef { name: "ControllerRevision", definition: "io.k8s.api.apps.v1.ControllerRevision", fields: &[
         f("metadata", Struct(1), "", ""),
         f("data", Opaque("RawExtension"), "", ""),
     ] },
-    // 60 k8s.io.api.apps.v1.DaemonSet
-    TypeDef { name: "DaemonSet", fields: &[
+    // 60
+    TypeDef { name: "DaemonSet", definition: "io.k8s.api.apps.v1.DaemonSet", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(61), "", ""),
         f("status", Struct(169), "", ""),
     ] },
-    // 61 k8s.io.api.apps.v1.DaemonSetSpec
-    TypeDef { name: "DaemonSetSpec", fields: &[
+    // 61
+    TypeDef { name: "DaemonSetSpec", definition: "io.k8s.api.apps.v1.DaemonSetSpec", fields: &[
         f("selector", Struct(8), "", ""),
         f("template", Struct(62), "", ""),
         f("updateStrategy", Struct(167), "", ""),
     ] },
-    // 62 k8s.io.api.core.v1.PodTemplateSpec
-    TypeDef { name: "PodTemplateSpec", fields: &[
+    // 62
+    TypeDef { name: "PodTemplateSpec", definition: "io.k8s.api.core.v1.PodTemplateSpec", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(63), "", ""),
     ] },
-    // 63 k8s.io.api.core.v1.PodSpec
-    TypeDef { name: "PodSpec", fields: &[
+    // 63
+    TypeDef { name: "PodSpec", definition: "io.k8s.api.core.v1.PodSpec", fields: &[
         f("volumes", List(&Struct(64)), "merge,retainKeys", "name"),
         f("initContainers", List(&Struct(112)), "merge", "name"),
         f("containers", List(&Struct(112)), "merge", "name"),
@@ -316,8 +316,8 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("resources", Struct(122), "", ""),
         f("workloadRef", Struct(166), "", ""),
     ] },
-    // 64 k8s.io.api.core.v1.Volume
-    TypeDef { name: "Volume", fields: &[
+    // 64
+    TypeDef { name: "Volume", definition: "io.k8s.api.core.v1.Volume", fields: &[
         f("hostPath", Struct(65), "", ""),
         f("emptyDir", Struct(66), "", ""),
         f("gcePersistentDisk", Struct(67), "", ""),
@@ -349,94 +349,94 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("ephemeral", Struct(105), "", ""),
         f("image", Struct(111), "", ""),
     ] },
-    // 65 k8s.io.api.core.v1.HostPathVolumeSource
-    TypeDef { name: "HostPathVolumeSource", fields: &[] },
-    // 66 k8s.io.api.core.v1.EmptyDirVolumeSource
-    TypeDef { name: "EmptyDirVolumeSource", fields: &[] },
-    // 67 k8s.io.api.core.v1.GCEPersistentDiskVolumeSource
-    TypeDef { name: "GCEPersistentDiskVolumeSource", fields: &[] },
-    // 68 k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource
-    TypeDef { name: "AWSElasticBlockStoreVolumeSource", fields: &[] },
-    // 69 k8s.io.api.core.v1.GitRepoVolumeSource
-    TypeDef { name: "GitRepoVolumeSource", fields: &[] },
-    // 70 k8s.io.api.core.v1.SecretVolumeSource
-    TypeDef { name: "SecretVolumeSource", fields: &[
+    // 65
+    TypeDef { name: "HostPathVolumeSource", definition: "io.k8s.api.core.v1.HostPathVolumeSource", fields: &[] },
+    // 66
+    TypeDef { name: "EmptyDirVolumeSource", definition: "io.k8s.api.core.v1.EmptyDirVolumeSource", fields: &[] },
+    // 67
+    TypeDef { name: "GCEPersistentDiskVolumeSource", definition: "io.k8s.api.core.v1.GCEPersistentDiskVolumeSource", fields: &[] },
+    // 68
+    TypeDef { name: "AWSElasticBlockStoreVolumeSource", definition: "io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource", fields: &[] },
+    // 69
+    TypeDef { name: "GitRepoVolumeSource", definition: "io.k8s.api.core.v1.GitRepoVolumeSource", fields: &[] },
+    // 70
+    TypeDef { name: "SecretVolumeSource", definition: "io.k8s.api.core.v1.SecretVolumeSource", fields: &[
         f("items", List(&Struct(71)), "", ""),
     ] },
-    // 71 k8s.io.api.core.v1.KeyToPath
-    TypeDef { name: "KeyToPath", fields: &[] },
-    // 72 k8s.io.api.core.v1.NFSVolumeSource
-    TypeDef { name: "NFSVolumeSource", fields: &[] },
-    // 73 k8s.io.api.core.v1.ISCSIVolumeSource
-    TypeDef { name: "ISCSIVolumeSource", fields: &[
+    // 71
+    TypeDef { name: "KeyToPath", definition: "io.k8s.api.core.v1.KeyToPath", fields: &[] },
+    // 72
+    TypeDef { name: "NFSVolumeSource", definition: "io.k8s.api.core.v1.NFSVolumeSource", fields: &[] },
+    // 73
+    TypeDef { name: "ISCSIVolumeSource", definition: "io.k8s.api.core.v1.ISCSIVolumeSource", fields: &[
         f("portals", List(&Scalar), "", ""),
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 74 k8s.io.api.core.v1.LocalObjectReference
-    TypeDef { name: "LocalObjectReference", fields: &[] },
-    // 75 k8s.io.api.core.v1.GlusterfsVolumeSource
-    TypeDef { name: "GlusterfsVolumeSource", fields: &[] },
-    // 76 k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource
-    TypeDef { name: "PersistentVolumeClaimVolumeSource", fields: &[] },
-    // 77 k8s.io.api.core.v1.RBDVolumeSource
-    TypeDef { name: "RBDVolumeSource", fields: &[
+    // 74
+    TypeDef { name: "LocalObjectReference", definition: "io.k8s.api.core.v1.LocalObjectReference", fields: &[] },
+    // 75
+    TypeDef { name: "GlusterfsVolumeSource", definition: "io.k8s.api.core.v1.GlusterfsVolumeSource", fields: &[] },
+    // 76
+    TypeDef { name: "PersistentVolumeClaimVolumeSource", definition: "io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource", fields: &[] },
+    // 77
+    TypeDef { name: "RBDVolumeSource", definition: "io.k8s.api.core.v1.RBDVolumeSource", fields: &[
         f("monitors", List(&Scalar), "", ""),
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 78 k8s.io.api.core.v1.FlexVolumeSource
-    TypeDef { name: "FlexVolumeSource", fields: &[
+    // 78
+    TypeDef { name: "FlexVolumeSource", definition: "io.k8s.api.core.v1.FlexVolumeSource", fields: &[
         f("secretRef", Struct(74), "", ""),
         f("options", Map(&Scalar), "", ""),
     ] },
-    // 79 k8s.io.api.core.v1.CinderVolumeSource
-    TypeDef { name: "CinderVolumeSource", fields: &[
+    // 79
+    TypeDef { name: "CinderVolumeSource", definition: "io.k8s.api.core.v1.CinderVolumeSource", fields: &[
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 80 k8s.io.api.core.v1.CephFSVolumeSource
-    TypeDef { name: "CephFSVolumeSource", fields: &[
+    // 80
+    TypeDef { name: "CephFSVolumeSource", definition: "io.k8s.api.core.v1.CephFSVolumeSource", fields: &[
         f("monitors", List(&Scalar), "", ""),
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 81 k8s.io.api.core.v1.FlockerVolumeSource
-    TypeDef { name: "FlockerVolumeSource", fields: &[] },
-    // 82 k8s.io.api.core.v1.DownwardAPIVolumeSource
-    TypeDef { name: "DownwardAPIVolumeSource", fields: &[
+    // 81
+    TypeDef { name: "FlockerVolumeSource", definition: "io.k8s.api.core.v1.FlockerVolumeSource", fields: &[] },
+    // 82
+    TypeDef { name: "DownwardAPIVolumeSource", definition: "io.k8s.api.core.v1.DownwardAPIVolumeSource", fields: &[
         f("items", List(&Struct(83)), "", ""),
     ] },
-    // 83 k8s.io.api.core.v1.DownwardAPIVolumeFile
-    TypeDef { name: "DownwardAPIVolumeFile", fields: &[
+    // 83
+    TypeDef { name: "DownwardAPIVolumeFile", definition: "io.k8s.api.core.v1.DownwardAPIVolumeFile", fields: &[
         f("fieldRef", Struct(84), "", ""),
         f("resourceFieldRef", Struct(85), "", ""),
     ] },
-    // 84 k8s.io.api.core.v1.ObjectFieldSelector
-    TypeDef { name: "ObjectFieldSelector", fields: &[] },
-    // 85 k8s.io.api.core.v1.ResourceFieldSelector
-    TypeDef { name: "ResourceFieldSelector", fields: &[] },
-    // 86 k8s.io.api.core.v1.FCVolumeSource
-    TypeDef { name: "FCVolumeSource", fields: &[
+    // 84
+    TypeDef { name: "ObjectFieldSelector", definition: "io.k8s.api.core.v1.ObjectFieldSelector", fields: &[] },
+    // 85
+    TypeDef { name: "ResourceFieldSelector", definition: "io.k8s.api.core.v1.ResourceFieldSelector", fields: &[] },
+    // 86
+    TypeDef { name: "FCVolumeSource", definition: "io.k8s.api.core.v1.FCVolumeSource", fields: &[
         f("targetWWNs", List(&Scalar), "", ""),
         f("wwids", List(&Scalar), "", ""),
     ] },
-    // 87 k8s.io.api.core.v1.AzureFileVolumeSource
-    TypeDef { name: "AzureFileVolumeSource", fields: &[] },
-    // 88 k8s.io.api.core.v1.ConfigMapVolumeSource
-    TypeDef { name: "ConfigMapVolumeSource", fields: &[
+    // 87
+    TypeDef { name: "AzureFileVolumeSource", definition: "io.k8s.api.core.v1.AzureFileVolumeSource", fields: &[] },
+    // 88
+    TypeDef { name: "ConfigMapVolumeSource", definition: "io.k8s.api.core.v1.ConfigMapVolumeSource", fields: &[
         f("items", List(&Struct(71)), "", ""),
     ] },
-    // 89 k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource
-    TypeDef { name: "VsphereVirtualDiskVolumeSource", fields: &[] },
-    // 90 k8s.io.api.core.v1.QuobyteVolumeSource
-    TypeDef { name: "QuobyteVolumeSource", fields: &[] },
-    // 91 k8s.io.api.core.v1.AzureDiskVolumeSource
-    TypeDef { name: "AzureDiskVolumeSource", fields: &[] },
-    // 92 k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource
-    TypeDef { name: "PhotonPersistentDiskVolumeSource", fields: &[] },
-    // 93 k8s.io.api.core.v1.ProjectedVolumeSource
-    TypeDef { name: "ProjectedVolumeSource", fields: &[
+    // 89
+    TypeDef { name: "VsphereVirtualDiskVolumeSource", definition: "io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource", fields: &[] },
+    // 90
+    TypeDef { name: "QuobyteVolumeSource", definition: "io.k8s.api.core.v1.QuobyteVolumeSource", fields: &[] },
+    // 91
+    TypeDef { name: "AzureDiskVolumeSource", definition: "io.k8s.api.core.v1.AzureDiskVolumeSource", fields: &[] },
+    // 92
+    TypeDef { name: "PhotonPersistentDiskVolumeSource", definition: "io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource", fields: &[] },
+    // 93
+    TypeDef { name: "ProjectedVolumeSource", definition: "io.k8s.api.core.v1.ProjectedVolumeSource", fields: &[
         f("sources", List(&Struct(94)), "", ""),
     ] },
-    // 94 k8s.io.api.core.v1.VolumeProjection
-    TypeDef { name: "VolumeProjection", fields: &[
+    // 94
+    TypeDef { name: "VolumeProjection", definition: "io.k8s.api.core.v1.VolumeProjection", fields: &[
         f("secret", Struct(95), "", ""),
         f("downwardAPI", Struct(96), "", ""),
         f("configMap", Struct(97), "", ""),
@@ -444,73 +444,73 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("clusterTrustBundle", Struct(99), "", ""),
         f("podCertificate", Struct(100), "", ""),
     ] },
-    // 95 k8s.io.api.core.v1.SecretProjection
-    TypeDef { name: "SecretProjection", fields: &[
+    // 95
+    TypeDef { name: "SecretProjection", definition: "io.k8s.api.core.v1.SecretProjection", fields: &[
         f("items", List(&Struct(71)), "", ""),
     ] },
-    // 96 k8s.io.api.core.v1.DownwardAPIProjection
-    TypeDef { name: "DownwardAPIProjection", fields: &[
+    // 96
+    TypeDef { name: "DownwardAPIProjection", definition: "io.k8s.api.core.v1.DownwardAPIProjection", fields: &[
         f("items", List(&Struct(83)), "", ""),
     ] },
-    // 97 k8s.io.api.core.v1.ConfigMapProjection
-    TypeDef { name: "ConfigMapProjection", fields: &[
+    // 97
+    TypeDef { name: "ConfigMapProjection", definition: "io.k8s.api.core.v1.ConfigMapProjection", fields: &[
         f("items", List(&Struct(71)), "", ""),
     ] },
-    // 98 k8s.io.api.core.v1.ServiceAccountTokenProjection
-    TypeDef { name: "ServiceAccountTokenProjection", fields: &[] },
-    // 99 k8s.io.api.core.v1.ClusterTrustBundleProjection
-    TypeDef { name: "ClusterTrustBundleProjection", fields: &[
+    // 98
+    TypeDef { name: "ServiceAccountTokenProjection", definition: "io.k8s.api.core.v1.ServiceAccountTokenProjection", fields: &[] },
+    // 99
+    TypeDef { name: "ClusterTrustBundleProjection", definition: "io.k8s.api.core.v1.ClusterTrustBundleProjection", fields: &[
         f("labelSelector", Struct(8), "", ""),
     ] },
-    // 100 k8s.io.api.core.v1.PodCertificateProjection
-    TypeDef { name: "PodCertificateProjection", fields: &[
+    // 100
+    TypeDef { name: "PodCertificateProjection", definition: "io.k8s.api.core.v1.PodCertificateProjection", fields: &[
         f("userAnnotations", Map(&Scalar), "", ""),
     ] },
-    // 101 k8s.io.api.core.v1.PortworxVolumeSource
-    TypeDef { name: "PortworxVolumeSource", fields: &[] },
-    // 102 k8s.io.api.core.v1.ScaleIOVolumeSource
-    TypeDef { name: "ScaleIOVolumeSource", fields: &[
+    // 101
+    TypeDef { name: "PortworxVolumeSource", definition: "io.k8s.api.core.v1.PortworxVolumeSource", fields: &[] },
+    // 102
+    TypeDef { name: "ScaleIOVolumeSource", definition: "io.k8s.api.core.v1.ScaleIOVolumeSource", fields: &[
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 103 k8s.io.api.core.v1.StorageOSVolumeSource
-    TypeDef { name: "StorageOSVolumeSource", fields: &[
+    // 103
+    TypeDef { name: "StorageOSVolumeSource", definition: "io.k8s.api.core.v1.StorageOSVolumeSource", fields: &[
         f("secretRef", Struct(74), "", ""),
     ] },
-    // 104 k8s.io.api.core.v1.CSIVolumeSource
-    TypeDef { name: "CSIVolumeSource", fields: &[
+    // 104
+    TypeDef { name: "CSIVolumeSource", definition: "io.k8s.api.core.v1.CSIVolumeSource", fields: &[
         f("volumeAttributes", Map(&Scalar), "", ""),
         f("nodePublishSecretRef", Struct(74), "", ""),
     ] },
-    // 105 k8s.io.api.core.v1.EphemeralVolumeSource
-    TypeDef { name: "EphemeralVolumeSource", fields: &[
+    // 105
+    TypeDef { name: "EphemeralVolumeSource", definition: "io.k8s.api.core.v1.EphemeralVolumeSource", fields: &[
         f("volumeClaimTemplate", Struct(106), "", ""),
     ] },
-    // 106 k8s.io.api.core.v1.PersistentVolumeClaimTemplate
-    TypeDef { name: "PersistentVolumeClaimTemplate", fields: &[
+    // 106
+    TypeDef { name: "PersistentVolumeClaimTemplate", definition: "io.k8s.api.core.v1.PersistentVolumeClaimTemplate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(107), "", ""),
     ] },
-    // 107 k8s.io.api.core.v1.PersistentVolumeClaimSpec
-    TypeDef { name: "PersistentVolumeClaimSpec", fields: &[
+    // 107
+    TypeDef { name: "PersistentVolumeClaimSpec", definition: "io.k8s.api.core.v1.PersistentVolumeClaimSpec", fields: &[
         f("accessModes", List(&Scalar), "", ""),
         f("selector", Struct(8), "", ""),
         f("resources", Struct(108), "", ""),
         f("dataSource", Struct(109), "", ""),
         f("dataSourceRef", Struct(110), "", ""),
     ] },
-    // 108 k8s.io.api.core.v1.VolumeResourceRequirements
-    TypeDef { name: "VolumeResourceRequirements", fields: &[
+    // 108
+    TypeDef { name: "VolumeResourceRequirements", definition: "io.k8s.api.core.v1.VolumeResourceRequirements", fields: &[
         f("limits", Map(&Scalar), "", ""),
         f("requests", Map(&Scalar), "", ""),
     ] },
-    // 109 k8s.io.api.core.v1.TypedLocalObjectReference
-    TypeDef { name: "TypedLocalObjectReference", fields: &[] },
-    // 110 k8s.io.api.core.v1.TypedObjectReference
-    TypeDef { name: "TypedObjectReference", fields: &[] },
-    // 111 k8s.io.api.core.v1.ImageVolumeSource
-    TypeDef { name: "ImageVolumeSource", fields: &[] },
-    // 112 k8s.io.api.core.v1.Container
-    TypeDef { name: "Container", fields: &[
+    // 109
+    TypeDef { name: "TypedLocalObjectReference", definition: "io.k8s.api.core.v1.TypedLocalObjectReference", fields: &[] },
+    // 110
+    TypeDef { name: "TypedObjectReference", definition: "io.k8s.api.core.v1.TypedObjectReference", fields: &[] },
+    // 111
+    TypeDef { name: "ImageVolumeSource", definition: "io.k8s.api.core.v1.ImageVolumeSource", fields: &[] },
+    // 112
+    TypeDef { name: "Container", definition: "io.k8s.api.core.v1.Container", fields: &[
         f("command", List(&Scalar), "", ""),
         f("args", List(&Scalar), "", ""),
         f("ports", List(&Struct(113)), "merge", "containerPort"),
@@ -527,115 +527,115 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("lifecycle", Struct(135), "", ""),
         f("securityContext", Struct(138), "", ""),
     ] },
-    // 113 k8s.io.api.core.v1.ContainerPort
-    TypeDef { name: "ContainerPort", fields: &[] },
-    // 114 k8s.io.api.core.v1.EnvFromSource
-    TypeDef { name: "EnvFromSource", fields: &[
+    // 113
+    TypeDef { name: "ContainerPort", definition: "io.k8s.api.core.v1.ContainerPort", fields: &[] },
+    // 114
+    TypeDef { name: "EnvFromSource", definition: "io.k8s.api.core.v1.EnvFromSource", fields: &[
         f("configMapRef", Struct(115), "", ""),
         f("secretRef", Struct(116), "", ""),
     ] },
-    // 115 k8s.io.api.core.v1.ConfigMapEnvSource
-    TypeDef { name: "ConfigMapEnvSource", fields: &[] },
-    // 116 k8s.io.api.core.v1.SecretEnvSource
-    TypeDef { name: "SecretEnvSource", fields: &[] },
-    // 117 k8s.io.api.core.v1.EnvVar
-    TypeDef { name: "EnvVar", fields: &[
+    // 115
+    TypeDef { name: "ConfigMapEnvSource", definition: "io.k8s.api.core.v1.ConfigMapEnvSource", fields: &[] },
+    // 116
+    TypeDef { name: "SecretEnvSource", definition: "io.k8s.api.core.v1.SecretEnvSource", fields: &[] },
+    // 117
+    TypeDef { name: "EnvVar", definition: "io.k8s.api.core.v1.EnvVar", fields: &[
         f("valueFrom", Struct(118), "", ""),
     ] },
-    // 118 k8s.io.api.core.v1.EnvVarSource
-    TypeDef { name: "EnvVarSource", fields: &[
+    // 118
+    TypeDef { name: "EnvVarSource", definition: "io.k8s.api.core.v1.EnvVarSource", fields: &[
         f("fieldRef", Struct(84), "", ""),
         f("resourceFieldRef", Struct(85), "", ""),
         f("configMapKeyRef", Struct(119), "", ""),
         f("secretKeyRef", Struct(120), "", ""),
         f("fileKeyRef", Struct(121), "", ""),
     ] },
-    // 119 k8s.io.api.core.v1.ConfigMapKeySelector
-    TypeDef { name: "ConfigMapKeySelector", fields: &[] },
-    // 120 k8s.io.api.core.v1.SecretKeySelector
-    TypeDef { name: "SecretKeySelector", fields: &[] },
-    // 121 k8s.io.api.core.v1.FileKeySelector
-    TypeDef { name: "FileKeySelector", fields: &[] },
-    // 122 k8s.io.api.core.v1.ResourceRequirements
-    TypeDef { name: "ResourceRequirements", fields: &[
+    // 119
+    TypeDef { name: "ConfigMapKeySelector", definition: "io.k8s.api.core.v1.ConfigMapKeySelector", fields: &[] },
+    // 120
+    TypeDef { name: "SecretKeySelector", definition: "io.k8s.api.core.v1.SecretKeySelector", fields: &[] },
+    // 121
+    TypeDef { name: "FileKeySelector", definition: "io.k8s.api.core.v1.FileKeySelector", fields: &[] },
+    // 122
+    TypeDef { name: "ResourceRequirements", definition: "io.k8s.api.core.v1.ResourceRequirements", fields: &[
         f("limits", Map(&Scalar), "", ""),
         f("requests", Map(&Scalar), "", ""),
         f("claims", List(&Struct(123)), "", ""),
     ] },
-    // 123 k8s.io.api.core.v1.ResourceClaim
-    TypeDef { name: "ResourceClaim", fields: &[] },
-    // 124 k8s.io.api.core.v1.ContainerResizePolicy
-    TypeDef { name: "ContainerResizePolicy", fields: &[] },
-    // 125 k8s.io.api.core.v1.ContainerRestartRule
-    TypeDef { name: "ContainerRestartRule", fields: &[
+    // 123
+    TypeDef { name: "ResourceClaim", definition: "io.k8s.api.core.v1.ResourceClaim", fields: &[] },
+    // 124
+    TypeDef { name: "ContainerResizePolicy", definition: "io.k8s.api.core.v1.ContainerResizePolicy", fields: &[] },
+    // 125
+    TypeDef { name: "ContainerRestartRule", definition: "io.k8s.api.core.v1.ContainerRestartRule", fields: &[
         f("exitCodes", Struct(126), "", ""),
     ] },
-    // 126 k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes
-    TypeDef { name: "ContainerRestartRuleOnExitCodes", fields: &[
+    // 126
+    TypeDef { name: "ContainerRestartRuleOnExitCodes", definition: "io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 127 k8s.io.api.core.v1.VolumeMount
-    TypeDef { name: "VolumeMount", fields: &[] },
-    // 128 k8s.io.api.core.v1.VolumeDevice
-    TypeDef { name: "VolumeDevice", fields: &[] },
-    // 129 k8s.io.api.core.v1.Probe
-    TypeDef { name: "Probe", fields: &[
+    // 127
+    TypeDef { name: "VolumeMount", definition: "io.k8s.api.core.v1.VolumeMount", fields: &[] },
+    // 128
+    TypeDef { name: "VolumeDevice", definition: "io.k8s.api.core.v1.VolumeDevice", fields: &[] },
+    // 129
+    TypeDef { name: "Probe", definition: "io.k8s.api.core.v1.Probe", fields: &[
         f("exec", Struct(130), "", ""),
         f("httpGet", Struct(131), "", ""),
         f("tcpSocket", Struct(133), "", ""),
         f("grpc", Struct(134), "", ""),
     ] },
-    // 130 k8s.io.api.core.v1.ExecAction
-    TypeDef { name: "ExecAction", fields: &[
+    // 130
+    TypeDef { name: "ExecAction", definition: "io.k8s.api.core.v1.ExecAction", fields: &[
         f("command", List(&Scalar), "", ""),
     ] },
-    // 131 k8s.io.api.core.v1.HTTPGetAction
-    TypeDef { name: "HTTPGetAction", fields: &[
+    // 131
+    TypeDef { name: "HTTPGetAction", definition: "io.k8s.api.core.v1.HTTPGetAction", fields: &[
         f("httpHeaders", List(&Struct(132)), "", ""),
     ] },
-    // 132 k8s.io.api.core.v1.HTTPHeader
-    TypeDef { name: "HTTPHeader", fields: &[] },
-    // 133 k8s.io.api.core.v1.TCPSocketAction
-    TypeDef { name: "TCPSocketAction", fields: &[] },
-    // 134 k8s.io.api.core.v1.GRPCAction
-    TypeDef { name: "GRPCAction", fields: &[] },
-    // 135 k8s.io.api.core.v1.Lifecycle
-    TypeDef { name: "Lifecycle", fields: &[
+    // 132
+    TypeDef { name: "HTTPHeader", definition: "io.k8s.api.core.v1.HTTPHeader", fields: &[] },
+    // 133
+    TypeDef { name: "TCPSocketAction", definition: "io.k8s.api.core.v1.TCPSocketAction", fields: &[] },
+    // 134
+    TypeDef { name: "GRPCAction", definition: "io.k8s.api.core.v1.GRPCAction", fields: &[] },
+    // 135
+    TypeDef { name: "Lifecycle", definition: "io.k8s.api.core.v1.Lifecycle", fields: &[
         f("postStart", Struct(136), "", ""),
         f("preStop", Struct(136), "", ""),
     ] },
-    // 136 k8s.io.api.core.v1.LifecycleHandler
-    TypeDef { name: "LifecycleHandler", fields: &[
+    // 136
+    TypeDef { name: "LifecycleHandler", definition: "io.k8s.api.core.v1.LifecycleHandler", fields: &[
         f("exec", Struct(130), "", ""),
         f("httpGet", Struct(131), "", ""),
         f("tcpSocket", Struct(133), "", ""),
         f("sleep", Struct(137), "", ""),
     ] },
-    // 137 k8s.io.api.core.v1.SleepAction
-    TypeDef { name: "SleepAction", fields: &[] },
-    // 138 k8s.io.api.core.v1.SecurityContext
-    TypeDef { name: "SecurityContext", fields: &[
+    // 137
+    TypeDef { name: "SleepAction", definition: "io.k8s.api.core.v1.SleepAction", fields: &[] },
+    // 138
+    TypeDef { name: "SecurityContext", definition: "io.k8s.api.core.v1.SecurityContext", fields: &[
         f("capabilities", Struct(139), "", ""),
         f("seLinuxOptions", Struct(140), "", ""),
         f("windowsOptions", Struct(141), "", ""),
         f("seccompProfile", Struct(142), "", ""),
         f("appArmorProfile", Struct(143), "", ""),
     ] },
-    // 139 k8s.io.api.core.v1.Capabilities
-    TypeDef { name: "Capabilities", fields: &[
+    // 139
+    TypeDef { name: "Capabilities", definition: "io.k8s.api.core.v1.Capabilities", fields: &[
         f("add", List(&Scalar), "", ""),
         f("drop", List(&Scalar), "", ""),
     ] },
-    // 140 k8s.io.api.core.v1.SELinuxOptions
-    TypeDef { name: "SELinuxOptions", fields: &[] },
-    // 141 k8s.io.api.core.v1.WindowsSecurityContextOptions
-    TypeDef { name: "WindowsSecurityContextOptions", fields: &[] },
-    // 142 k8s.io.api.core.v1.SeccompProfile
-    TypeDef { name: "SeccompProfile", fields: &[] },
-    // 143 k8s.io.api.core.v1.AppArmorProfile
-    TypeDef { name: "AppArmorProfile", fields: &[] },
-    // 144 k8s.io.api.core.v1.EphemeralContainer
-    TypeDef { name: "EphemeralContainer", fields: &[
+    // 140
+    TypeDef { name: "SELinuxOptions", definition: "io.k8s.api.core.v1.SELinuxOptions", fields: &[] },
+    // 141
+    TypeDef { name: "WindowsSecurityContextOptions", definition: "io.k8s.api.core.v1.WindowsSecurityContextOptions", fields: &[] },
+    // 142
+    TypeDef { name: "SeccompProfile", definition: "io.k8s.api.core.v1.SeccompProfile", fields: &[] },
+    // 143
+    TypeDef { name: "AppArmorProfile", definition: "io.k8s.api.core.v1.AppArmorProfile", fields: &[] },
+    // 144
+    TypeDef { name: "EphemeralContainer", definition: "io.k8s.api.core.v1.EphemeralContainer", fields: &[
         f("command", List(&Scalar), "", ""),
         f("args", List(&Scalar), "", ""),
         f("ports", List(&Struct(113)), "merge", "containerPort"),
@@ -652,8 +652,8 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("lifecycle", Struct(135), "", ""),
         f("securityContext", Struct(138), "", ""),
     ] },
-    // 145 k8s.io.api.core.v1.PodSecurityContext
-    TypeDef { name: "PodSecurityContext", fields: &[
+    // 145
+    TypeDef { name: "PodSecurityContext", definition: "io.k8s.api.core.v1.PodSecurityContext", fields: &[
         f("seLinuxOptions", Struct(140), "", ""),
         f("windowsOptions", Struct(141), "", ""),
         f("supplementalGroups", List(&Scalar), "", ""),
@@ -661,148 +661,148 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("seccompProfile", Struct(142), "", ""),
         f("appArmorProfile", Struct(143), "", ""),
     ] },
-    // 146 k8s.io.api.core.v1.Sysctl
-    TypeDef { name: "Sysctl", fields: &[] },
-    // 147 k8s.io.api.core.v1.Affinity
-    TypeDef { name: "Affinity", fields: &[
+    // 146
+    TypeDef { name: "Sysctl", definition: "io.k8s.api.core.v1.Sysctl", fields: &[] },
+    // 147
+    TypeDef { name: "Affinity", definition: "io.k8s.api.core.v1.Affinity", fields: &[
         f("nodeAffinity", Struct(148), "", ""),
         f("podAffinity", Struct(153), "", ""),
         f("podAntiAffinity", Struct(156), "", ""),
     ] },
-    // 148 k8s.io.api.core.v1.NodeAffinity
-    TypeDef { name: "NodeAffinity", fields: &[
+    // 148
+    TypeDef { name: "NodeAffinity", definition: "io.k8s.api.core.v1.NodeAffinity", fields: &[
         f("requiredDuringSchedulingIgnoredDuringExecution", Struct(149), "", ""),
         f("preferredDuringSchedulingIgnoredDuringExecution", List(&Struct(152)), "", ""),
     ] },
-    // 149 k8s.io.api.core.v1.NodeSelector
-    TypeDef { name: "NodeSelector", fields: &[
+    // 149
+    TypeDef { name: "NodeSelector", definition: "io.k8s.api.core.v1.NodeSelector", fields: &[
         f("nodeSelectorTerms", List(&Struct(150)), "", ""),
     ] },
-    // 150 k8s.io.api.core.v1.NodeSelectorTerm
-    TypeDef { name: "NodeSelectorTerm", fields: &[
+    // 150
+    TypeDef { name: "NodeSelectorTerm", definition: "io.k8s.api.core.v1.NodeSelectorTerm", fields: &[
         f("matchExpressions", List(&Struct(151)), "", ""),
         f("matchFields", List(&Struct(151)), "", ""),
     ] },
-    // 151 k8s.io.api.core.v1.NodeSelectorRequirement
-    TypeDef { name: "NodeSelectorRequirement", fields: &[
+    // 151
+    TypeDef { name: "NodeSelectorRequirement", definition: "io.k8s.api.core.v1.NodeSelectorRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 152 k8s.io.api.core.v1.PreferredSchedulingTerm
-    TypeDef { name: "PreferredSchedulingTerm", fields: &[
+    // 152
+    TypeDef { name: "PreferredSchedulingTerm", definition: "io.k8s.api.core.v1.PreferredSchedulingTerm", fields: &[
         f("preference", Struct(150), "", ""),
     ] },
-    // 153 k8s.io.api.core.v1.PodAffinity
-    TypeDef { name: "PodAffinity", fields: &[
+    // 153
+    TypeDef { name: "PodAffinity", definition: "io.k8s.api.core.v1.PodAffinity", fields: &[
         f("requiredDuringSchedulingIgnoredDuringExecution", List(&Struct(154)), "", ""),
         f("preferredDuringSchedulingIgnoredDuringExecution", List(&Struct(155)), "", ""),
     ] },
-    // 154 k8s.io.api.core.v1.PodAffinityTerm
-    TypeDef { name: "PodAffinityTerm", fields: &[
+    // 154
+    TypeDef { name: "PodAffinityTerm", definition: "io.k8s.api.core.v1.PodAffinityTerm", fields: &[
         f("labelSelector", Struct(8), "", ""),
         f("namespaces", List(&Scalar), "", ""),
         f("namespaceSelector", Struct(8), "", ""),
         f("matchLabelKeys", List(&Scalar), "", ""),
         f("mismatchLabelKeys", List(&Scalar), "", ""),
     ] },
-    // 155 k8s.io.api.core.v1.WeightedPodAffinityTerm
-    TypeDef { name: "WeightedPodAffinityTerm", fields: &[
+    // 155
+    TypeDef { name: "WeightedPodAffinityTerm", definition: "io.k8s.api.core.v1.WeightedPodAffinityTerm", fields: &[
         f("podAffinityTerm", Struct(154), "", ""),
     ] },
-    // 156 k8s.io.api.core.v1.PodAntiAffinity
-    TypeDef { name: "PodAntiAffinity", fields: &[
+    // 156
+    TypeDef { name: "PodAntiAffinity", definition: "io.k8s.api.core.v1.PodAntiAffinity", fields: &[
         f("requiredDuringSchedulingIgnoredDuringExecution", List(&Struct(154)), "", ""),
         f("preferredDuringSchedulingIgnoredDuringExecution", List(&Struct(155)), "", ""),
     ] },
-    // 157 k8s.io.api.core.v1.Toleration
-    TypeDef { name: "Toleration", fields: &[] },
-    // 158 k8s.io.api.core.v1.HostAlias
-    TypeDef { name: "HostAlias", fields: &[
+    // 157
+    TypeDef { name: "Toleration", definition: "io.k8s.api.core.v1.Toleration", fields: &[] },
+    // 158
+    TypeDef { name: "HostAlias", definition: "io.k8s.api.core.v1.HostAlias", fields: &[
         f("hostnames", List(&Scalar), "", ""),
     ] },
-    // 159 k8s.io.api.core.v1.PodDNSConfig
-    TypeDef { name: "PodDNSConfig", fields: &[
+    // 159
+    TypeDef { name: "PodDNSConfig", definition: "io.k8s.api.core.v1.PodDNSConfig", fields: &[
         f("nameservers", List(&Scalar), "", ""),
         f("searches", List(&Scalar), "", ""),
         f("options", List(&Struct(160)), "", ""),
     ] },
-    // 160 k8s.io.api.core.v1.PodDNSConfigOption
-    TypeDef { name: "PodDNSConfigOption", fields: &[] },
-    // 161 k8s.io.api.core.v1.PodReadinessGate
-    TypeDef { name: "PodReadinessGate", fields: &[] },
-    // 162 k8s.io.api.core.v1.TopologySpreadConstraint
-    TypeDef { name: "TopologySpreadConstraint", fields: &[
+    // 160
+    TypeDef { name: "PodDNSConfigOption", definition: "io.k8s.api.core.v1.PodDNSConfigOption", fields: &[] },
+    // 161
+    TypeDef { name: "PodReadinessGate", definition: "io.k8s.api.core.v1.PodReadinessGate", fields: &[] },
+    // 162
+    TypeDef { name: "TopologySpreadConstraint", definition: "io.k8s.api.core.v1.TopologySpreadConstraint", fields: &[
         f("labelSelector", Struct(8), "", ""),
         f("matchLabelKeys", List(&Scalar), "", ""),
     ] },
-    // 163 k8s.io.api.core.v1.PodOS
-    TypeDef { name: "PodOS", fields: &[] },
-    // 164 k8s.io.api.core.v1.PodSchedulingGate
-    TypeDef { name: "PodSchedulingGate", fields: &[] },
-    // 165 k8s.io.api.core.v1.PodResourceClaim
-    TypeDef { name: "PodResourceClaim", fields: &[] },
-    // 166 k8s.io.api.core.v1.WorkloadReference
-    TypeDef { name: "WorkloadReference", fields: &[] },
-    // 167 k8s.io.api.apps.v1.DaemonSetUpdateStrategy
-    TypeDef { name: "DaemonSetUpdateStrategy", fields: &[
+    // 163
+    TypeDef { name: "PodOS", definition: "io.k8s.api.core.v1.PodOS", fields: &[] },
+    // 164
+    TypeDef { name: "PodSchedulingGate", definition: "io.k8s.api.core.v1.PodSchedulingGate", fields: &[] },
+    // 165
+    TypeDef { name: "PodResourceClaim", definition: "io.k8s.api.core.v1.PodResourceClaim", fields: &[] },
+    // 166
+    TypeDef { name: "WorkloadReference", definition: "io.k8s.api.core.v1.WorkloadReference", fields: &[] },
+    // 167
+    TypeDef { name: "DaemonSetUpdateStrategy", definition: "io.k8s.api.apps.v1.DaemonSetUpdateStrategy", fields: &[
         f("rollingUpdate", Struct(168), "", ""),
     ] },
-    // 168 k8s.io.api.apps.v1.RollingUpdateDaemonSet
-    TypeDef { name: "RollingUpdateDaemonSet", fields: &[] },
-    // 169 k8s.io.api.apps.v1.DaemonSetStatus
-    TypeDef { name: "DaemonSetStatus", fields: &[
+    // 168
+    TypeDef { name: "RollingUpdateDaemonSet", definition: "io.k8s.api.apps.v1.RollingUpdateDaemonSet", fields: &[] },
+    // 169
+    TypeDef { name: "DaemonSetStatus", definition: "io.k8s.api.apps.v1.DaemonSetStatus", fields: &[
         f("conditions", List(&Struct(170)), "merge", "type"),
     ] },
-    // 170 k8s.io.api.apps.v1.DaemonSetCondition
-    TypeDef { name: "DaemonSetCondition", fields: &[] },
-    // 171 k8s.io.api.apps.v1.Deployment
-    TypeDef { name: "Deployment", fields: &[
+    // 170
+    TypeDef { name: "DaemonSetCondition", definition: "io.k8s.api.apps.v1.DaemonSetCondition", fields: &[] },
+    // 171
+    TypeDef { name: "Deployment", definition: "io.k8s.api.apps.v1.Deployment", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(172), "", ""),
         f("status", Struct(175), "", ""),
     ] },
-    // 172 k8s.io.api.apps.v1.DeploymentSpec
-    TypeDef { name: "DeploymentSpec", fields: &[
+    // 172
+    TypeDef { name: "DeploymentSpec", definition: "io.k8s.api.apps.v1.DeploymentSpec", fields: &[
         f("selector", Struct(8), "", ""),
         f("template", Struct(62), "", ""),
         f("strategy", Struct(173), "retainKeys", ""),
     ] },
-    // 173 k8s.io.api.apps.v1.DeploymentStrategy
-    TypeDef { name: "DeploymentStrategy", fields: &[
+    // 173
+    TypeDef { name: "DeploymentStrategy", definition: "io.k8s.api.apps.v1.DeploymentStrategy", fields: &[
         f("rollingUpdate", Struct(174), "", ""),
     ] },
-    // 174 k8s.io.api.apps.v1.RollingUpdateDeployment
-    TypeDef { name: "RollingUpdateDeployment", fields: &[] },
-    // 175 k8s.io.api.apps.v1.DeploymentStatus
-    TypeDef { name: "DeploymentStatus", fields: &[
+    // 174
+    TypeDef { name: "RollingUpdateDeployment", definition: "io.k8s.api.apps.v1.RollingUpdateDeployment", fields: &[] },
+    // 175
+    TypeDef { name: "DeploymentStatus", definition: "io.k8s.api.apps.v1.DeploymentStatus", fields: &[
         f("conditions", List(&Struct(176)), "merge", "type"),
     ] },
-    // 176 k8s.io.api.apps.v1.DeploymentCondition
-    TypeDef { name: "DeploymentCondition", fields: &[] },
-    // 177 k8s.io.api.apps.v1.ReplicaSet
-    TypeDef { name: "ReplicaSet", fields: &[
+    // 176
+    TypeDef { name: "DeploymentCondition", definition: "io.k8s.api.apps.v1.DeploymentCondition", fields: &[] },
+    // 177
+    TypeDef { name: "ReplicaSet", definition: "io.k8s.api.apps.v1.ReplicaSet", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(178), "", ""),
         f("status", Struct(179), "", ""),
     ] },
-    // 178 k8s.io.api.apps.v1.ReplicaSetSpec
-    TypeDef { name: "ReplicaSetSpec", fields: &[
+    // 178
+    TypeDef { name: "ReplicaSetSpec", definition: "io.k8s.api.apps.v1.ReplicaSetSpec", fields: &[
         f("selector", Struct(8), "", ""),
         f("template", Struct(62), "", ""),
     ] },
-    // 179 k8s.io.api.apps.v1.ReplicaSetStatus
-    TypeDef { name: "ReplicaSetStatus", fields: &[
+    // 179
+    TypeDef { name: "ReplicaSetStatus", definition: "io.k8s.api.apps.v1.ReplicaSetStatus", fields: &[
         f("conditions", List(&Struct(180)), "merge", "type"),
     ] },
-    // 180 k8s.io.api.apps.v1.ReplicaSetCondition
-    TypeDef { name: "ReplicaSetCondition", fields: &[] },
-    // 181 k8s.io.api.apps.v1.StatefulSet
-    TypeDef { name: "StatefulSet", fields: &[
+    // 180
+    TypeDef { name: "ReplicaSetCondition", definition: "io.k8s.api.apps.v1.ReplicaSetCondition", fields: &[] },
+    // 181
+    TypeDef { name: "StatefulSet", definition: "io.k8s.api.apps.v1.StatefulSet", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(182), "", ""),
         f("status", Struct(191), "", ""),
     ] },
-    // 182 k8s.io.api.apps.v1.StatefulSetSpec
-    TypeDef { name: "StatefulSetSpec", fields: &[
+    // 182
+    TypeDef { name: "StatefulSetSpec", definition: "io.k8s.api.apps.v1.StatefulSetSpec", fields: &[
         f("selector", Struct(8), "", ""),
         f("template", Struct(62), "", ""),
         f("volumeClaimTemplates", List(&Struct(183)), "", ""),
@@ -810,14 +810,14 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("persistentVolumeClaimRetentionPolicy", Struct(189), "", ""),
         f("ordinals", Struct(190), "", ""),
     ] },
-    // 183 k8s.io.api.core.v1.PersistentVolumeClaim
-    TypeDef { name: "PersistentVolumeClaim", fields: &[
+    // 183
+    TypeDef { name: "PersistentVolumeClaim", definition: "io.k8s.api.core.v1.PersistentVolumeClaim", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(107), "", ""),
         f("status", Struct(184), "", ""),
     ] },
-    // 184 k8s.io.api.core.v1.PersistentVolumeClaimStatus
-    TypeDef { name: "PersistentVolumeClaimStatus", fields: &[
+    // 184
+    TypeDef { name: "PersistentVolumeClaimStatus", definition: "io.k8s.api.core.v1.PersistentVolumeClaimStatus", fields: &[
         f("accessModes", List(&Scalar), "", ""),
         f("capacity", Map(&Scalar), "", ""),
         f("conditions", List(&Struct(185)), "merge", "type"),
@@ -825,510 +825,510 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("allocatedResourceStatuses", Map(&Scalar), "", ""),
         f("modifyVolumeStatus", Struct(186), "", ""),
     ] },
-    // 185 k8s.io.api.core.v1.PersistentVolumeClaimCondition
-    TypeDef { name: "PersistentVolumeClaimCondition", fields: &[] },
-    // 186 k8s.io.api.core.v1.ModifyVolumeStatus
-    TypeDef { name: "ModifyVolumeStatus", fields: &[] },
-    // 187 k8s.io.api.apps.v1.StatefulSetUpdateStrategy
-    TypeDef { name: "StatefulSetUpdateStrategy", fields: &[
+    // 185
+    TypeDef { name: "PersistentVolumeClaimCondition", definition: "io.k8s.api.core.v1.PersistentVolumeClaimCondition", fields: &[] },
+    // 186
+    TypeDef { name: "ModifyVolumeStatus", definition: "io.k8s.api.core.v1.ModifyVolumeStatus", fields: &[] },
+    // 187
+    TypeDef { name: "StatefulSetUpdateStrategy", definition: "io.k8s.api.apps.v1.StatefulSetUpdateStrategy", fields: &[
         f("rollingUpdate", Struct(188), "", ""),
     ] },
-    // 188 k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy
-    TypeDef { name: "RollingUpdateStatefulSetStrategy", fields: &[] },
-    // 189 k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-    TypeDef { name: "StatefulSetPersistentVolumeClaimRetentionPolicy", fields: &[] },
-    // 190 k8s.io.api.apps.v1.StatefulSetOrdinals
-    TypeDef { name: "StatefulSetOrdinals", fields: &[] },
-    // 191 k8s.io.api.apps.v1.StatefulSetStatus
-    TypeDef { name: "StatefulSetStatus", fields: &[
+    // 188
+    TypeDef { name: "RollingUpdateStatefulSetStrategy", definition: "io.k8s.api.apps.v1.RollingUpdateStatefulSetStrategy", fields: &[] },
+    // 189
+    TypeDef { name: "StatefulSetPersistentVolumeClaimRetentionPolicy", definition: "io.k8s.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy", fields: &[] },
+    // 190
+    TypeDef { name: "StatefulSetOrdinals", definition: "io.k8s.api.apps.v1.StatefulSetOrdinals", fields: &[] },
+    // 191
+    TypeDef { name: "StatefulSetStatus", definition: "io.k8s.api.apps.v1.StatefulSetStatus", fields: &[
         f("conditions", List(&Struct(192)), "merge", "type"),
     ] },
-    // 192 k8s.io.api.apps.v1.StatefulSetCondition
-    TypeDef { name: "StatefulSetCondition", fields: &[] },
-    // 193 k8s.io.api.authentication.v1.SelfSubjectReview
-    TypeDef { name: "SelfSubjectReview", fields: &[
+    // 192
+    TypeDef { name: "StatefulSetCondition", definition: "io.k8s.api.apps.v1.StatefulSetCondition", fields: &[] },
+    // 193
+    TypeDef { name: "SelfSubjectReview", definition: "io.k8s.api.authentication.v1.SelfSubjectReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("status", Struct(194), "", ""),
     ] },
-    // 194 k8s.io.api.authentication.v1.SelfSubjectReviewStatus
-    TypeDef { name: "SelfSubjectReviewStatus", fields: &[
+    // 194
+    TypeDef { name: "SelfSubjectReviewStatus", definition: "io.k8s.api.authentication.v1.SelfSubjectReviewStatus", fields: &[
         f("userInfo", Struct(195), "", ""),
     ] },
-    // 195 k8s.io.api.authentication.v1.UserInfo
-    TypeDef { name: "UserInfo", fields: &[
+    // 195
+    TypeDef { name: "UserInfo", definition: "io.k8s.api.authentication.v1.UserInfo", fields: &[
         f("groups", List(&Scalar), "", ""),
         f("extra", Map(&List(&Scalar)), "", ""),
     ] },
-    // 196 k8s.io.api.authentication.v1.TokenRequest
-    TypeDef { name: "TokenRequest", fields: &[
+    // 196
+    TypeDef { name: "TokenRequest", definition: "io.k8s.api.authentication.v1.TokenRequest", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(197), "", ""),
         f("status", Struct(199), "", ""),
     ] },
-    // 197 k8s.io.api.authentication.v1.TokenRequestSpec
-    TypeDef { name: "TokenRequestSpec", fields: &[
+    // 197
+    TypeDef { name: "TokenRequestSpec", definition: "io.k8s.api.authentication.v1.TokenRequestSpec", fields: &[
         f("audiences", List(&Scalar), "", ""),
         f("boundObjectRef", Struct(198), "", ""),
     ] },
-    // 198 k8s.io.api.authentication.v1.BoundObjectReference
-    TypeDef { name: "BoundObjectReference", fields: &[] },
-    // 199 k8s.io.api.authentication.v1.TokenRequestStatus
-    TypeDef { name: "TokenRequestStatus", fields: &[] },
-    // 200 k8s.io.api.authentication.v1.TokenReview
-    TypeDef { name: "TokenReview", fields: &[
+    // 198
+    TypeDef { name: "BoundObjectReference", definition: "io.k8s.api.authentication.v1.BoundObjectReference", fields: &[] },
+    // 199
+    TypeDef { name: "TokenRequestStatus", definition: "io.k8s.api.authentication.v1.TokenRequestStatus", fields: &[] },
+    // 200
+    TypeDef { name: "TokenReview", definition: "io.k8s.api.authentication.v1.TokenReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(201), "", ""),
         f("status", Struct(202), "", ""),
     ] },
-    // 201 k8s.io.api.authentication.v1.TokenReviewSpec
-    TypeDef { name: "TokenReviewSpec", fields: &[
+    // 201
+    TypeDef { name: "TokenReviewSpec", definition: "io.k8s.api.authentication.v1.TokenReviewSpec", fields: &[
         f("audiences", List(&Scalar), "", ""),
     ] },
-    // 202 k8s.io.api.authentication.v1.TokenReviewStatus
-    TypeDef { name: "TokenReviewStatus", fields: &[
+    // 202
+    TypeDef { name: "TokenReviewStatus", definition: "io.k8s.api.authentication.v1.TokenReviewStatus", fields: &[
         f("user", Struct(195), "", ""),
         f("audiences", List(&Scalar), "", ""),
     ] },
-    // 203 k8s.io.api.authorization.v1.LocalSubjectAccessReview
-    TypeDef { name: "LocalSubjectAccessReview", fields: &[
+    // 203
+    TypeDef { name: "LocalSubjectAccessReview", definition: "io.k8s.api.authorization.v1.LocalSubjectAccessReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(204), "", ""),
         f("status", Struct(210), "", ""),
     ] },
-    // 204 k8s.io.api.authorization.v1.SubjectAccessReviewSpec
-    TypeDef { name: "SubjectAccessReviewSpec", fields: &[
+    // 204
+    TypeDef { name: "SubjectAccessReviewSpec", definition: "io.k8s.api.authorization.v1.SubjectAccessReviewSpec", fields: &[
         f("resourceAttributes", Struct(205), "", ""),
         f("nonResourceAttributes", Struct(209), "", ""),
         f("groups", List(&Scalar), "", ""),
         f("extra", Map(&List(&Scalar)), "", ""),
     ] },
-    // 205 k8s.io.api.authorization.v1.ResourceAttributes
-    TypeDef { name: "ResourceAttributes", fields: &[
+    // 205
+    TypeDef { name: "ResourceAttributes", definition: "io.k8s.api.authorization.v1.ResourceAttributes", fields: &[
         f("fieldSelector", Struct(206), "", ""),
         f("labelSelector", Struct(208), "", ""),
     ] },
-    // 206 k8s.io.api.authorization.v1.FieldSelectorAttributes
-    TypeDef { name: "FieldSelectorAttributes", fields: &[
+    // 206
+    TypeDef { name: "FieldSelectorAttributes", definition: "io.k8s.api.authorization.v1.FieldSelectorAttributes", fields: &[
         f("requirements", List(&Struct(207)), "", ""),
     ] },
-    // 207 k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
-    TypeDef { name: "FieldSelectorRequirement", fields: &[
+    // 207
+    TypeDef { name: "FieldSelectorRequirement", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 208 k8s.io.api.authorization.v1.LabelSelectorAttributes
-    TypeDef { name: "LabelSelectorAttributes", fields: &[
+    // 208
+    TypeDef { name: "LabelSelectorAttributes", definition: "io.k8s.api.authorization.v1.LabelSelectorAttributes", fields: &[
         f("requirements", List(&Struct(9)), "", ""),
     ] },
-    // 209 k8s.io.api.authorization.v1.NonResourceAttributes
-    TypeDef { name: "NonResourceAttributes", fields: &[] },
-    // 210 k8s.io.api.authorization.v1.SubjectAccessReviewStatus
-    TypeDef { name: "SubjectAccessReviewStatus", fields: &[] },
-    // 211 k8s.io.api.authorization.v1.SelfSubjectAccessReview
-    TypeDef { name: "SelfSubjectAccessReview", fields: &[
+    // 209
+    TypeDef { name: "NonResourceAttributes", definition: "io.k8s.api.authorization.v1.NonResourceAttributes", fields: &[] },
+    // 210
+    TypeDef { name: "SubjectAccessReviewStatus", definition: "io.k8s.api.authorization.v1.SubjectAccessReviewStatus", fields: &[] },
+    // 211
+    TypeDef { name: "SelfSubjectAccessReview", definition: "io.k8s.api.authorization.v1.SelfSubjectAccessReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(212), "", ""),
         f("status", Struct(210), "", ""),
     ] },
-    // 212 k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec
-    TypeDef { name: "SelfSubjectAccessReviewSpec", fields: &[
+    // 212
+    TypeDef { name: "SelfSubjectAccessReviewSpec", definition: "io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec", fields: &[
         f("resourceAttributes", Struct(205), "", ""),
         f("nonResourceAttributes", Struct(209), "", ""),
     ] },
-    // 213 k8s.io.api.authorization.v1.SelfSubjectRulesReview
-    TypeDef { name: "SelfSubjectRulesReview", fields: &[
+    // 213
+    TypeDef { name: "SelfSubjectRulesReview", definition: "io.k8s.api.authorization.v1.SelfSubjectRulesReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(214), "", ""),
         f("status", Struct(215), "", ""),
     ] },
-    // 214 k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec
-    TypeDef { name: "SelfSubjectRulesReviewSpec", fields: &[] },
-    // 215 k8s.io.api.authorization.v1.SubjectRulesReviewStatus
-    TypeDef { name: "SubjectRulesReviewStatus", fields: &[
+    // 214
+    TypeDef { name: "SelfSubjectRulesReviewSpec", definition: "io.k8s.api.authorization.v1.SelfSubjectRulesReviewSpec", fields: &[] },
+    // 215
+    TypeDef { name: "SubjectRulesReviewStatus", definition: "io.k8s.api.authorization.v1.SubjectRulesReviewStatus", fields: &[
         f("resourceRules", List(&Struct(216)), "", ""),
         f("nonResourceRules", List(&Struct(217)), "", ""),
     ] },
-    // 216 k8s.io.api.authorization.v1.ResourceRule
-    TypeDef { name: "ResourceRule", fields: &[
+    // 216
+    TypeDef { name: "ResourceRule", definition: "io.k8s.api.authorization.v1.ResourceRule", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
         f("resourceNames", List(&Scalar), "", ""),
     ] },
-    // 217 k8s.io.api.authorization.v1.NonResourceRule
-    TypeDef { name: "NonResourceRule", fields: &[
+    // 217
+    TypeDef { name: "NonResourceRule", definition: "io.k8s.api.authorization.v1.NonResourceRule", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("nonResourceURLs", List(&Scalar), "", ""),
     ] },
-    // 218 k8s.io.api.authorization.v1.SubjectAccessReview
-    TypeDef { name: "SubjectAccessReview", fields: &[
+    // 218
+    TypeDef { name: "SubjectAccessReview", definition: "io.k8s.api.authorization.v1.SubjectAccessReview", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(204), "", ""),
         f("status", Struct(210), "", ""),
     ] },
-    // 219 k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler
-    TypeDef { name: "HorizontalPodAutoscaler", fields: &[
+    // 219
+    TypeDef { name: "HorizontalPodAutoscaler", definition: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(220), "", ""),
         f("status", Struct(222), "", ""),
     ] },
-    // 220 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec
-    TypeDef { name: "HorizontalPodAutoscalerSpec", fields: &[
+    // 220
+    TypeDef { name: "HorizontalPodAutoscalerSpec", definition: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec", fields: &[
         f("scaleTargetRef", Struct(221), "", ""),
     ] },
-    // 221 k8s.io.api.autoscaling.v1.CrossVersionObjectReference
-    TypeDef { name: "CrossVersionObjectReference", fields: &[] },
-    // 222 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus
-    TypeDef { name: "HorizontalPodAutoscalerStatus", fields: &[] },
-    // 223 k8s.io.api.autoscaling.v1.Scale
-    TypeDef { name: "Scale", fields: &[
+    // 221
+    TypeDef { name: "CrossVersionObjectReference", definition: "io.k8s.api.autoscaling.v1.CrossVersionObjectReference", fields: &[] },
+    // 222
+    TypeDef { name: "HorizontalPodAutoscalerStatus", definition: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerStatus", fields: &[] },
+    // 223
+    TypeDef { name: "Scale", definition: "io.k8s.api.autoscaling.v1.Scale", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(224), "", ""),
         f("status", Struct(225), "", ""),
     ] },
-    // 224 k8s.io.api.autoscaling.v1.ScaleSpec
-    TypeDef { name: "ScaleSpec", fields: &[] },
-    // 225 k8s.io.api.autoscaling.v1.ScaleStatus
-    TypeDef { name: "ScaleStatus", fields: &[] },
-    // 226 k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler
-    TypeDef { name: "HorizontalPodAutoscaler", fields: &[
+    // 224
+    TypeDef { name: "ScaleSpec", definition: "io.k8s.api.autoscaling.v1.ScaleSpec", fields: &[] },
+    // 225
+    TypeDef { name: "ScaleStatus", definition: "io.k8s.api.autoscaling.v1.ScaleStatus", fields: &[] },
+    // 226
+    TypeDef { name: "HorizontalPodAutoscaler", definition: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(227), "", ""),
         f("status", Struct(240), "", ""),
     ] },
-    // 227 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec
-    TypeDef { name: "HorizontalPodAutoscalerSpec", fields: &[
+    // 227
+    TypeDef { name: "HorizontalPodAutoscalerSpec", definition: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec", fields: &[
         f("scaleTargetRef", Struct(228), "", ""),
         f("metrics", List(&Struct(229)), "", ""),
         f("behavior", Struct(237), "", ""),
     ] },
-    // 228 k8s.io.api.autoscaling.v2.CrossVersionObjectReference
-    TypeDef { name: "CrossVersionObjectReference", fields: &[] },
-    // 229 k8s.io.api.autoscaling.v2.MetricSpec
-    TypeDef { name: "MetricSpec", fields: &[
+    // 228
+    TypeDef { name: "CrossVersionObjectReference", definition: "io.k8s.api.autoscaling.v2.CrossVersionObjectReference", fields: &[] },
+    // 229
+    TypeDef { name: "MetricSpec", definition: "io.k8s.api.autoscaling.v2.MetricSpec", fields: &[
         f("object", Struct(230), "", ""),
         f("pods", Struct(233), "", ""),
         f("resource", Struct(234), "", ""),
         f("containerResource", Struct(235), "", ""),
         f("external", Struct(236), "", ""),
     ] },
-    // 230 k8s.io.api.autoscaling.v2.ObjectMetricSource
-    TypeDef { name: "ObjectMetricSource", fields: &[
+    // 230
+    TypeDef { name: "ObjectMetricSource", definition: "io.k8s.api.autoscaling.v2.ObjectMetricSource", fields: &[
         f("describedObject", Struct(228), "", ""),
         f("target", Struct(231), "", ""),
         f("metric", Struct(232), "", ""),
     ] },
-    // 231 k8s.io.api.autoscaling.v2.MetricTarget
-    TypeDef { name: "MetricTarget", fields: &[] },
-    // 232 k8s.io.api.autoscaling.v2.MetricIdentifier
-    TypeDef { name: "MetricIdentifier", fields: &[
+    // 231
+    TypeDef { name: "MetricTarget", definition: "io.k8s.api.autoscaling.v2.MetricTarget", fields: &[] },
+    // 232
+    TypeDef { name: "MetricIdentifier", definition: "io.k8s.api.autoscaling.v2.MetricIdentifier", fields: &[
         f("selector", Struct(8), "", ""),
     ] },
-    // 233 k8s.io.api.autoscaling.v2.PodsMetricSource
-    TypeDef { name: "PodsMetricSource", fields: &[
+    // 233
+    TypeDef { name: "PodsMetricSource", definition: "io.k8s.api.autoscaling.v2.PodsMetricSource", fields: &[
         f("metric", Struct(232), "", ""),
         f("target", Struct(231), "", ""),
     ] },
-    // 234 k8s.io.api.autoscaling.v2.ResourceMetricSource
-    TypeDef { name: "ResourceMetricSource", fields: &[
+    // 234
+    TypeDef { name: "ResourceMetricSource", definition: "io.k8s.api.autoscaling.v2.ResourceMetricSource", fields: &[
         f("target", Struct(231), "", ""),
     ] },
-    // 235 k8s.io.api.autoscaling.v2.ContainerResourceMetricSource
-    TypeDef { name: "ContainerResourceMetricSource", fields: &[
+    // 235
+    TypeDef { name: "ContainerResourceMetricSource", definition: "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource", fields: &[
         f("target", Struct(231), "", ""),
     ] },
-    // 236 k8s.io.api.autoscaling.v2.ExternalMetricSource
-    TypeDef { name: "ExternalMetricSource", fields: &[
+    // 236
+    TypeDef { name: "ExternalMetricSource", definition: "io.k8s.api.autoscaling.v2.ExternalMetricSource", fields: &[
         f("metric", Struct(232), "", ""),
         f("target", Struct(231), "", ""),
     ] },
-    // 237 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior
-    TypeDef { name: "HorizontalPodAutoscalerBehavior", fields: &[
+    // 237
+    TypeDef { name: "HorizontalPodAutoscalerBehavior", definition: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior", fields: &[
         f("scaleUp", Struct(238), "", ""),
         f("scaleDown", Struct(238), "", ""),
     ] },
-    // 238 k8s.io.api.autoscaling.v2.HPAScalingRules
-    TypeDef { name: "HPAScalingRules", fields: &[
+    // 238
+    TypeDef { name: "HPAScalingRules", definition: "io.k8s.api.autoscaling.v2.HPAScalingRules", fields: &[
         f("policies", List(&Struct(239)), "", ""),
     ] },
-    // 239 k8s.io.api.autoscaling.v2.HPAScalingPolicy
-    TypeDef { name: "HPAScalingPolicy", fields: &[] },
-    // 240 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus
-    TypeDef { name: "HorizontalPodAutoscalerStatus", fields: &[
+    // 239
+    TypeDef { name: "HPAScalingPolicy", definition: "io.k8s.api.autoscaling.v2.HPAScalingPolicy", fields: &[] },
+    // 240
+    TypeDef { name: "HorizontalPodAutoscalerStatus", definition: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus", fields: &[
         f("currentMetrics", List(&Struct(241)), "", ""),
         f("conditions", List(&Struct(248)), "merge", "type"),
     ] },
-    // 241 k8s.io.api.autoscaling.v2.MetricStatus
-    TypeDef { name: "MetricStatus", fields: &[
+    // 241
+    TypeDef { name: "MetricStatus", definition: "io.k8s.api.autoscaling.v2.MetricStatus", fields: &[
         f("object", Struct(242), "", ""),
         f("pods", Struct(244), "", ""),
         f("resource", Struct(245), "", ""),
         f("containerResource", Struct(246), "", ""),
         f("external", Struct(247), "", ""),
     ] },
-    // 242 k8s.io.api.autoscaling.v2.ObjectMetricStatus
-    TypeDef { name: "ObjectMetricStatus", fields: &[
+    // 242
+    TypeDef { name: "ObjectMetricStatus", definition: "io.k8s.api.autoscaling.v2.ObjectMetricStatus", fields: &[
         f("metric", Struct(232), "", ""),
         f("current", Struct(243), "", ""),
         f("describedObject", Struct(228), "", ""),
     ] },
-    // 243 k8s.io.api.autoscaling.v2.MetricValueStatus
-    TypeDef { name: "MetricValueStatus", fields: &[] },
-    // 244 k8s.io.api.autoscaling.v2.PodsMetricStatus
-    TypeDef { name: "PodsMetricStatus", fields: &[
+    // 243
+    TypeDef { name: "MetricValueStatus", definition: "io.k8s.api.autoscaling.v2.MetricValueStatus", fields: &[] },
+    // 244
+    TypeDef { name: "PodsMetricStatus", definition: "io.k8s.api.autoscaling.v2.PodsMetricStatus", fields: &[
         f("metric", Struct(232), "", ""),
         f("current", Struct(243), "", ""),
     ] },
-    // 245 k8s.io.api.autoscaling.v2.ResourceMetricStatus
-    TypeDef { name: "ResourceMetricStatus", fields: &[
+    // 245
+    TypeDef { name: "ResourceMetricStatus", definition: "io.k8s.api.autoscaling.v2.ResourceMetricStatus", fields: &[
         f("current", Struct(243), "", ""),
     ] },
-    // 246 k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus
-    TypeDef { name: "ContainerResourceMetricStatus", fields: &[
+    // 246
+    TypeDef { name: "ContainerResourceMetricStatus", definition: "io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus", fields: &[
         f("current", Struct(243), "", ""),
     ] },
-    // 247 k8s.io.api.autoscaling.v2.ExternalMetricStatus
-    TypeDef { name: "ExternalMetricStatus", fields: &[
+    // 247
+    TypeDef { name: "ExternalMetricStatus", definition: "io.k8s.api.autoscaling.v2.ExternalMetricStatus", fields: &[
         f("metric", Struct(232), "", ""),
         f("current", Struct(243), "", ""),
     ] },
-    // 248 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition
-    TypeDef { name: "HorizontalPodAutoscalerCondition", fields: &[] },
-    // 249 k8s.io.api.batch.v1.CronJob
-    TypeDef { name: "CronJob", fields: &[
+    // 248
+    TypeDef { name: "HorizontalPodAutoscalerCondition", definition: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerCondition", fields: &[] },
+    // 249
+    TypeDef { name: "CronJob", definition: "io.k8s.api.batch.v1.CronJob", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(250), "", ""),
         f("status", Struct(259), "", ""),
     ] },
-    // 250 k8s.io.api.batch.v1.CronJobSpec
-    TypeDef { name: "CronJobSpec", fields: &[
+    // 250
+    TypeDef { name: "CronJobSpec", definition: "io.k8s.api.batch.v1.CronJobSpec", fields: &[
         f("jobTemplate", Struct(251), "", ""),
     ] },
-    // 251 k8s.io.api.batch.v1.JobTemplateSpec
-    TypeDef { name: "JobTemplateSpec", fields: &[
+    // 251
+    TypeDef { name: "JobTemplateSpec", definition: "io.k8s.api.batch.v1.JobTemplateSpec", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(252), "", ""),
     ] },
-    // 252 k8s.io.api.batch.v1.JobSpec
-    TypeDef { name: "JobSpec", fields: &[
+    // 252
+    TypeDef { name: "JobSpec", definition: "io.k8s.api.batch.v1.JobSpec", fields: &[
         f("podFailurePolicy", Struct(253), "", ""),
         f("successPolicy", Struct(257), "", ""),
         f("selector", Struct(8), "", ""),
         f("template", Struct(62), "", ""),
     ] },
-    // 253 k8s.io.api.batch.v1.PodFailurePolicy
-    TypeDef { name: "PodFailurePolicy", fields: &[
+    // 253
+    TypeDef { name: "PodFailurePolicy", definition: "io.k8s.api.batch.v1.PodFailurePolicy", fields: &[
         f("rules", List(&Struct(254)), "", ""),
     ] },
-    // 254 k8s.io.api.batch.v1.PodFailurePolicyRule
-    TypeDef { name: "PodFailurePolicyRule", fields: &[
+    // 254
+    TypeDef { name: "PodFailurePolicyRule", definition: "io.k8s.api.batch.v1.PodFailurePolicyRule", fields: &[
         f("onExitCodes", Struct(255), "", ""),
         f("onPodConditions", List(&Struct(256)), "", ""),
     ] },
-    // 255 k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
-    TypeDef { name: "PodFailurePolicyOnExitCodesRequirement", fields: &[
+    // 255
+    TypeDef { name: "PodFailurePolicyOnExitCodesRequirement", definition: "io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 256 k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
-    TypeDef { name: "PodFailurePolicyOnPodConditionsPattern", fields: &[] },
-    // 257 k8s.io.api.batch.v1.SuccessPolicy
-    TypeDef { name: "SuccessPolicy", fields: &[
+    // 256
+    TypeDef { name: "PodFailurePolicyOnPodConditionsPattern", definition: "io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern", fields: &[] },
+    // 257
+    TypeDef { name: "SuccessPolicy", definition: "io.k8s.api.batch.v1.SuccessPolicy", fields: &[
         f("rules", List(&Struct(258)), "", ""),
     ] },
-    // 258 k8s.io.api.batch.v1.SuccessPolicyRule
-    TypeDef { name: "SuccessPolicyRule", fields: &[] },
-    // 259 k8s.io.api.batch.v1.CronJobStatus
-    TypeDef { name: "CronJobStatus", fields: &[
+    // 258
+    TypeDef { name: "SuccessPolicyRule", definition: "io.k8s.api.batch.v1.SuccessPolicyRule", fields: &[] },
+    // 259
+    TypeDef { name: "CronJobStatus", definition: "io.k8s.api.batch.v1.CronJobStatus", fields: &[
         f("active", List(&Struct(260)), "", ""),
     ] },
-    // 260 k8s.io.api.core.v1.ObjectReference
-    TypeDef { name: "ObjectReference", fields: &[] },
-    // 261 k8s.io.api.batch.v1.Job
-    TypeDef { name: "Job", fields: &[
+    // 260
+    TypeDef { name: "ObjectReference", definition: "io.k8s.api.core.v1.ObjectReference", fields: &[] },
+    // 261
+    TypeDef { name: "Job", definition: "io.k8s.api.batch.v1.Job", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(252), "", ""),
         f("status", Struct(262), "", ""),
     ] },
-    // 262 k8s.io.api.batch.v1.JobStatus
-    TypeDef { name: "JobStatus", fields: &[
+    // 262
+    TypeDef { name: "JobStatus", definition: "io.k8s.api.batch.v1.JobStatus", fields: &[
         f("conditions", List(&Struct(263)), "merge", "type"),
         f("uncountedTerminatedPods", Struct(264), "", ""),
     ] },
-    // 263 k8s.io.api.batch.v1.JobCondition
-    TypeDef { name: "JobCondition", fields: &[] },
-    // 264 k8s.io.api.batch.v1.UncountedTerminatedPods
-    TypeDef { name: "UncountedTerminatedPods", fields: &[
+    // 263
+    TypeDef { name: "JobCondition", definition: "io.k8s.api.batch.v1.JobCondition", fields: &[] },
+    // 264
+    TypeDef { name: "UncountedTerminatedPods", definition: "io.k8s.api.batch.v1.UncountedTerminatedPods", fields: &[
         f("succeeded", List(&Scalar), "", ""),
         f("failed", List(&Scalar), "", ""),
     ] },
-    // 265 k8s.io.api.certificates.v1.CertificateSigningRequest
-    TypeDef { name: "CertificateSigningRequest", fields: &[
+    // 265
+    TypeDef { name: "CertificateSigningRequest", definition: "io.k8s.api.certificates.v1.CertificateSigningRequest", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(266), "", ""),
         f("status", Struct(267), "", ""),
     ] },
-    // 266 k8s.io.api.certificates.v1.CertificateSigningRequestSpec
-    TypeDef { name: "CertificateSigningRequestSpec", fields: &[
+    // 266
+    TypeDef { name: "CertificateSigningRequestSpec", definition: "io.k8s.api.certificates.v1.CertificateSigningRequestSpec", fields: &[
         f("usages", List(&Scalar), "", ""),
         f("groups", List(&Scalar), "", ""),
         f("extra", Map(&List(&Scalar)), "", ""),
     ] },
-    // 267 k8s.io.api.certificates.v1.CertificateSigningRequestStatus
-    TypeDef { name: "CertificateSigningRequestStatus", fields: &[
+    // 267
+    TypeDef { name: "CertificateSigningRequestStatus", definition: "io.k8s.api.certificates.v1.CertificateSigningRequestStatus", fields: &[
         f("conditions", List(&Struct(268)), "", ""),
     ] },
-    // 268 k8s.io.api.certificates.v1.CertificateSigningRequestCondition
-    TypeDef { name: "CertificateSigningRequestCondition", fields: &[] },
-    // 269 k8s.io.api.certificates.v1alpha1.ClusterTrustBundle
-    TypeDef { name: "ClusterTrustBundle", fields: &[
+    // 268
+    TypeDef { name: "CertificateSigningRequestCondition", definition: "io.k8s.api.certificates.v1.CertificateSigningRequestCondition", fields: &[] },
+    // 269
+    TypeDef { name: "ClusterTrustBundle", definition: "io.k8s.api.certificates.v1alpha1.ClusterTrustBundle", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(270), "", ""),
     ] },
-    // 270 k8s.io.api.certificates.v1alpha1.ClusterTrustBundleSpec
-    TypeDef { name: "ClusterTrustBundleSpec", fields: &[] },
-    // 271 k8s.io.api.certificates.v1beta1.ClusterTrustBundle
-    TypeDef { name: "ClusterTrustBundle", fields: &[
+    // 270
+    TypeDef { name: "ClusterTrustBundleSpec", definition: "io.k8s.api.certificates.v1alpha1.ClusterTrustBundleSpec", fields: &[] },
+    // 271
+    TypeDef { name: "ClusterTrustBundle", definition: "io.k8s.api.certificates.v1beta1.ClusterTrustBundle", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(272), "", ""),
     ] },
-    // 272 k8s.io.api.certificates.v1beta1.ClusterTrustBundleSpec
-    TypeDef { name: "ClusterTrustBundleSpec", fields: &[] },
-    // 273 k8s.io.api.certificates.v1beta1.PodCertificateRequest
-    TypeDef { name: "PodCertificateRequest", fields: &[
+    // 272
+    TypeDef { name: "ClusterTrustBundleSpec", definition: "io.k8s.api.certificates.v1beta1.ClusterTrustBundleSpec", fields: &[] },
+    // 273
+    TypeDef { name: "PodCertificateRequest", definition: "io.k8s.api.certificates.v1beta1.PodCertificateRequest", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(274), "", ""),
         f("status", Struct(275), "", ""),
     ] },
-    // 274 k8s.io.api.certificates.v1beta1.PodCertificateRequestSpec
-    TypeDef { name: "PodCertificateRequestSpec", fields: &[
+    // 274
+    TypeDef { name: "PodCertificateRequestSpec", definition: "io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec", fields: &[
         f("unverifiedUserAnnotations", Map(&Scalar), "", ""),
     ] },
-    // 275 k8s.io.api.certificates.v1beta1.PodCertificateRequestStatus
-    TypeDef { name: "PodCertificateRequestStatus", fields: &[
+    // 275
+    TypeDef { name: "PodCertificateRequestStatus", definition: "io.k8s.api.certificates.v1beta1.PodCertificateRequestStatus", fields: &[
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 276 k8s.io.api.coordination.v1.Lease
-    TypeDef { name: "Lease", fields: &[
+    // 276
+    TypeDef { name: "Lease", definition: "io.k8s.api.coordination.v1.Lease", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(277), "", ""),
     ] },
-    // 277 k8s.io.api.coordination.v1.LeaseSpec
-    TypeDef { name: "LeaseSpec", fields: &[] },
-    // 278 k8s.io.api.coordination.v1alpha2.LeaseCandidate
-    TypeDef { name: "LeaseCandidate", fields: &[
+    // 277
+    TypeDef { name: "LeaseSpec", definition: "io.k8s.api.coordination.v1.LeaseSpec", fields: &[] },
+    // 278
+    TypeDef { name: "LeaseCandidate", definition: "io.k8s.api.coordination.v1alpha2.LeaseCandidate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(279), "", ""),
     ] },
-    // 279 k8s.io.api.coordination.v1alpha2.LeaseCandidateSpec
-    TypeDef { name: "LeaseCandidateSpec", fields: &[] },
-    // 280 k8s.io.api.coordination.v1beta1.LeaseCandidate
-    TypeDef { name: "LeaseCandidate", fields: &[
+    // 279
+    TypeDef { name: "LeaseCandidateSpec", definition: "io.k8s.api.coordination.v1alpha2.LeaseCandidateSpec", fields: &[] },
+    // 280
+    TypeDef { name: "LeaseCandidate", definition: "io.k8s.api.coordination.v1beta1.LeaseCandidate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(281), "", ""),
     ] },
-    // 281 k8s.io.api.coordination.v1beta1.LeaseCandidateSpec
-    TypeDef { name: "LeaseCandidateSpec", fields: &[] },
-    // 282 k8s.io.api.core.v1.Binding
-    TypeDef { name: "Binding", fields: &[
+    // 281
+    TypeDef { name: "LeaseCandidateSpec", definition: "io.k8s.api.coordination.v1beta1.LeaseCandidateSpec", fields: &[] },
+    // 282
+    TypeDef { name: "Binding", definition: "io.k8s.api.core.v1.Binding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("target", Struct(260), "", ""),
     ] },
-    // 283 k8s.io.api.core.v1.ComponentStatus
-    TypeDef { name: "ComponentStatus", fields: &[
+    // 283
+    TypeDef { name: "ComponentStatus", definition: "io.k8s.api.core.v1.ComponentStatus", fields: &[
         f("metadata", Struct(1), "", ""),
         f("conditions", List(&Struct(284)), "merge", "type"),
     ] },
-    // 284 k8s.io.api.core.v1.ComponentCondition
-    TypeDef { name: "ComponentCondition", fields: &[] },
-    // 285 k8s.io.api.core.v1.ConfigMap
-    TypeDef { name: "ConfigMap", fields: &[
+    // 284
+    TypeDef { name: "ComponentCondition", definition: "io.k8s.api.core.v1.ComponentCondition", fields: &[] },
+    // 285
+    TypeDef { name: "ConfigMap", definition: "io.k8s.api.core.v1.ConfigMap", fields: &[
         f("metadata", Struct(1), "", ""),
         f("data", Map(&Scalar), "", ""),
         f("binaryData", Map(&Scalar), "", ""),
     ] },
-    // 286 k8s.io.api.core.v1.Endpoints
-    TypeDef { name: "Endpoints", fields: &[
+    // 286
+    TypeDef { name: "Endpoints", definition: "io.k8s.api.core.v1.Endpoints", fields: &[
         f("metadata", Struct(1), "", ""),
         f("subsets", List(&Struct(287)), "", ""),
     ] },
-    // 287 k8s.io.api.core.v1.EndpointSubset
-    TypeDef { name: "EndpointSubset", fields: &[
+    // 287
+    TypeDef { name: "EndpointSubset", definition: "io.k8s.api.core.v1.EndpointSubset", fields: &[
         f("addresses", List(&Struct(288)), "", ""),
         f("notReadyAddresses", List(&Struct(288)), "", ""),
         f("ports", List(&Struct(289)), "", ""),
     ] },
-    // 288 k8s.io.api.core.v1.EndpointAddress
-    TypeDef { name: "EndpointAddress", fields: &[
+    // 288
+    TypeDef { name: "EndpointAddress", definition: "io.k8s.api.core.v1.EndpointAddress", fields: &[
         f("targetRef", Struct(260), "", ""),
     ] },
-    // 289 k8s.io.api.core.v1.EndpointPort
-    TypeDef { name: "EndpointPort", fields: &[] },
-    // 290 k8s.io.api.core.v1.Event
-    TypeDef { name: "Event", fields: &[
+    // 289
+    TypeDef { name: "EndpointPort", definition: "io.k8s.api.core.v1.EndpointPort", fields: &[] },
+    // 290
+    TypeDef { name: "Event", definition: "io.k8s.api.core.v1.Event", fields: &[
         f("metadata", Struct(1), "", ""),
         f("involvedObject", Struct(260), "", ""),
         f("source", Struct(291), "", ""),
         f("series", Struct(292), "", ""),
         f("related", Struct(260), "", ""),
     ] },
-    // 291 k8s.io.api.core.v1.EventSource
-    TypeDef { name: "EventSource", fields: &[] },
-    // 292 k8s.io.api.core.v1.EventSeries
-    TypeDef { name: "EventSeries", fields: &[] },
-    // 293 k8s.io.api.core.v1.LimitRange
-    TypeDef { name: "LimitRange", fields: &[
+    // 291
+    TypeDef { name: "EventSource", definition: "io.k8s.api.core.v1.EventSource", fields: &[] },
+    // 292
+    TypeDef { name: "EventSeries", definition: "io.k8s.api.core.v1.EventSeries", fields: &[] },
+    // 293
+    TypeDef { name: "LimitRange", definition: "io.k8s.api.core.v1.LimitRange", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(294), "", ""),
     ] },
-    // 294 k8s.io.api.core.v1.LimitRangeSpec
-    TypeDef { name: "LimitRangeSpec", fields: &[
+    // 294
+    TypeDef { name: "LimitRangeSpec", definition: "io.k8s.api.core.v1.LimitRangeSpec", fields: &[
         f("limits", List(&Struct(295)), "", ""),
     ] },
-    // 295 k8s.io.api.core.v1.LimitRangeItem
-    TypeDef { name: "LimitRangeItem", fields: &[
+    // 295
+    TypeDef { name: "LimitRangeItem", definition: "io.k8s.api.core.v1.LimitRangeItem", fields: &[
         f("max", Map(&Scalar), "", ""),
         f("min", Map(&Scalar), "", ""),
         f("default", Map(&Scalar), "", ""),
         f("defaultRequest", Map(&Scalar), "", ""),
         f("maxLimitRequestRatio", Map(&Scalar), "", ""),
     ] },
-    // 296 k8s.io.api.core.v1.Namespace
-    TypeDef { name: "Namespace", fields: &[
+    // 296
+    TypeDef { name: "Namespace", definition: "io.k8s.api.core.v1.Namespace", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(297), "", ""),
         f("status", Struct(298), "", ""),
     ] },
-    // 297 k8s.io.api.core.v1.NamespaceSpec
-    TypeDef { name: "NamespaceSpec", fields: &[
+    // 297
+    TypeDef { name: "NamespaceSpec", definition: "io.k8s.api.core.v1.NamespaceSpec", fields: &[
         f("finalizers", List(&Scalar), "", ""),
     ] },
-    // 298 k8s.io.api.core.v1.NamespaceStatus
-    TypeDef { name: "NamespaceStatus", fields: &[
+    // 298
+    TypeDef { name: "NamespaceStatus", definition: "io.k8s.api.core.v1.NamespaceStatus", fields: &[
         f("conditions", List(&Struct(299)), "merge", "type"),
     ] },
-    // 299 k8s.io.api.core.v1.NamespaceCondition
-    TypeDef { name: "NamespaceCondition", fields: &[] },
-    // 300 k8s.io.api.core.v1.Node
-    TypeDef { name: "Node", fields: &[
+    // 299
+    TypeDef { name: "NamespaceCondition", definition: "io.k8s.api.core.v1.NamespaceCondition", fields: &[] },
+    // 300
+    TypeDef { name: "Node", definition: "io.k8s.api.core.v1.Node", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(301), "", ""),
         f("status", Struct(305), "", ""),
     ] },
-    // 301 k8s.io.api.core.v1.NodeSpec
-    TypeDef { name: "NodeSpec", fields: &[
+    // 301
+    TypeDef { name: "NodeSpec", definition: "io.k8s.api.core.v1.NodeSpec", fields: &[
         f("podCIDRs", List(&Scalar), "merge", ""),
         f("taints", List(&Struct(302)), "", ""),
         f("configSource", Struct(303), "", ""),
     ] },
-    // 302 k8s.io.api.core.v1.Taint
-    TypeDef { name: "Taint", fields: &[] },
-    // 303 k8s.io.api.core.v1.NodeConfigSource
-    TypeDef { name: "NodeConfigSource", fields: &[
+    // 302
+    TypeDef { name: "Taint", definition: "io.k8s.api.core.v1.Taint", fields: &[] },
+    // 303
+    TypeDef { name: "NodeConfigSource", definition: "io.k8s.api.core.v1.NodeConfigSource", fields: &[
         f("configMap", Struct(304), "", ""),
     ] },
-    // 304 k8s.io.api.core.v1.ConfigMapNodeConfigSource
-    TypeDef { name: "ConfigMapNodeConfigSource", fields: &[] },
-    // 305 k8s.io.api.core.v1.NodeStatus
-    TypeDef { name: "NodeStatus", fields: &[
+    // 304
+    TypeDef { name: "ConfigMapNodeConfigSource", definition: "io.k8s.api.core.v1.ConfigMapNodeConfigSource", fields: &[] },
+    // 305
+    TypeDef { name: "NodeStatus", definition: "io.k8s.api.core.v1.NodeStatus", fields: &[
         f("capacity", Map(&Scalar), "", ""),
         f("allocatable", Map(&Scalar), "", ""),
         f("conditions", List(&Struct(306)), "merge", "type"),
@@ -1343,50 +1343,50 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("features", Struct(317), "", ""),
         f("declaredFeatures", List(&Scalar), "", ""),
     ] },
-    // 306 k8s.io.api.core.v1.NodeCondition
-    TypeDef { name: "NodeCondition", fields: &[] },
-    // 307 k8s.io.api.core.v1.NodeAddress
-    TypeDef { name: "NodeAddress", fields: &[] },
-    // 308 k8s.io.api.core.v1.NodeDaemonEndpoints
-    TypeDef { name: "NodeDaemonEndpoints", fields: &[
+    // 306
+    TypeDef { name: "NodeCondition", definition: "io.k8s.api.core.v1.NodeCondition", fields: &[] },
+    // 307
+    TypeDef { name: "NodeAddress", definition: "io.k8s.api.core.v1.NodeAddress", fields: &[] },
+    // 308
+    TypeDef { name: "NodeDaemonEndpoints", definition: "io.k8s.api.core.v1.NodeDaemonEndpoints", fields: &[
         f("kubeletEndpoint", Struct(309), "", ""),
     ] },
-    // 309 k8s.io.api.core.v1.DaemonEndpoint
-    TypeDef { name: "DaemonEndpoint", fields: &[] },
-    // 310 k8s.io.api.core.v1.NodeSystemInfo
-    TypeDef { name: "NodeSystemInfo", fields: &[
+    // 309
+    TypeDef { name: "DaemonEndpoint", definition: "io.k8s.api.core.v1.DaemonEndpoint", fields: &[] },
+    // 310
+    TypeDef { name: "NodeSystemInfo", definition: "io.k8s.api.core.v1.NodeSystemInfo", fields: &[
         f("swap", Struct(311), "", ""),
     ] },
-    // 311 k8s.io.api.core.v1.NodeSwapStatus
-    TypeDef { name: "NodeSwapStatus", fields: &[] },
-    // 312 k8s.io.api.core.v1.ContainerImage
-    TypeDef { name: "ContainerImage", fields: &[
+    // 311
+    TypeDef { name: "NodeSwapStatus", definition: "io.k8s.api.core.v1.NodeSwapStatus", fields: &[] },
+    // 312
+    TypeDef { name: "ContainerImage", definition: "io.k8s.api.core.v1.ContainerImage", fields: &[
         f("names", List(&Scalar), "", ""),
     ] },
-    // 313 k8s.io.api.core.v1.AttachedVolume
-    TypeDef { name: "AttachedVolume", fields: &[] },
-    // 314 k8s.io.api.core.v1.NodeConfigStatus
-    TypeDef { name: "NodeConfigStatus", fields: &[
+    // 313
+    TypeDef { name: "AttachedVolume", definition: "io.k8s.api.core.v1.AttachedVolume", fields: &[] },
+    // 314
+    TypeDef { name: "NodeConfigStatus", definition: "io.k8s.api.core.v1.NodeConfigStatus", fields: &[
         f("assigned", Struct(303), "", ""),
         f("active", Struct(303), "", ""),
         f("lastKnownGood", Struct(303), "", ""),
     ] },
-    // 315 k8s.io.api.core.v1.NodeRuntimeHandler
-    TypeDef { name: "NodeRuntimeHandler", fields: &[
+    // 315
+    TypeDef { name: "NodeRuntimeHandler", definition: "io.k8s.api.core.v1.NodeRuntimeHandler", fields: &[
         f("features", Struct(316), "", ""),
     ] },
-    // 316 k8s.io.api.core.v1.NodeRuntimeHandlerFeatures
-    TypeDef { name: "NodeRuntimeHandlerFeatures", fields: &[] },
-    // 317 k8s.io.api.core.v1.NodeFeatures
-    TypeDef { name: "NodeFeatures", fields: &[] },
-    // 318 k8s.io.api.core.v1.PersistentVolume
-    TypeDef { name: "PersistentVolume", fields: &[
+    // 316
+    TypeDef { name: "NodeRuntimeHandlerFeatures", definition: "io.k8s.api.core.v1.NodeRuntimeHandlerFeatures", fields: &[] },
+    // 317
+    TypeDef { name: "NodeFeatures", definition: "io.k8s.api.core.v1.NodeFeatures", fields: &[] },
+    // 318
+    TypeDef { name: "PersistentVolume", definition: "io.k8s.api.core.v1.PersistentVolume", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(319), "", ""),
         f("status", Struct(333), "", ""),
     ] },
-    // 319 k8s.io.api.core.v1.PersistentVolumeSpec
-    TypeDef { name: "PersistentVolumeSpec", fields: &[
+    // 319
+    TypeDef { name: "PersistentVolumeSpec", definition: "io.k8s.api.core.v1.PersistentVolumeSpec", fields: &[
         f("capacity", Map(&Scalar), "", ""),
         f("gcePersistentDisk", Struct(67), "", ""),
         f("awsElasticBlockStore", Struct(68), "", ""),
@@ -1415,48 +1415,48 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("mountOptions", List(&Scalar), "", ""),
         f("nodeAffinity", Struct(332), "", ""),
     ] },
-    // 320 k8s.io.api.core.v1.GlusterfsPersistentVolumeSource
-    TypeDef { name: "GlusterfsPersistentVolumeSource", fields: &[] },
-    // 321 k8s.io.api.core.v1.RBDPersistentVolumeSource
-    TypeDef { name: "RBDPersistentVolumeSource", fields: &[
+    // 320
+    TypeDef { name: "GlusterfsPersistentVolumeSource", definition: "io.k8s.api.core.v1.GlusterfsPersistentVolumeSource", fields: &[] },
+    // 321
+    TypeDef { name: "RBDPersistentVolumeSource", definition: "io.k8s.api.core.v1.RBDPersistentVolumeSource", fields: &[
         f("monitors", List(&Scalar), "", ""),
         f("secretRef", Struct(322), "", ""),
     ] },
-    // 322 k8s.io.api.core.v1.SecretReference
-    TypeDef { name: "SecretReference", fields: &[] },
-    // 323 k8s.io.api.core.v1.ISCSIPersistentVolumeSource
-    TypeDef { name: "ISCSIPersistentVolumeSource", fields: &[
+    // 322
+    TypeDef { name: "SecretReference", definition: "io.k8s.api.core.v1.SecretReference", fields: &[] },
+    // 323
+    TypeDef { name: "ISCSIPersistentVolumeSource", definition: "io.k8s.api.core.v1.ISCSIPersistentVolumeSource", fields: &[
         f("portals", List(&Scalar), "", ""),
         f("secretRef", Struct(322), "", ""),
     ] },
-    // 324 k8s.io.api.core.v1.CinderPersistentVolumeSource
-    TypeDef { name: "CinderPersistentVolumeSource", fields: &[
+    // 324
+    TypeDef { name: "CinderPersistentVolumeSource", definition: "io.k8s.api.core.v1.CinderPersistentVolumeSource", fields: &[
         f("secretRef", Struct(322), "", ""),
     ] },
-    // 325 k8s.io.api.core.v1.CephFSPersistentVolumeSource
-    TypeDef { name: "CephFSPersistentVolumeSource", fields: &[
+    // 325
+    TypeDef { name: "CephFSPersistentVolumeSource", definition: "io.k8s.api.core.v1.CephFSPersistentVolumeSource", fields: &[
         f("monitors", List(&Scalar), "", ""),
         f("secretRef", Struct(322), "", ""),
     ] },
-    // 326 k8s.io.api.core.v1.FlexPersistentVolumeSource
-    TypeDef { name: "FlexPersistentVolumeSource", fields: &[
+    // 326
+    TypeDef { name: "FlexPersistentVolumeSource", definition: "io.k8s.api.core.v1.FlexPersistentVolumeSource", fields: &[
         f("secretRef", Struct(322), "", ""),
         f("options", Map(&Scalar), "", ""),
     ] },
-    // 327 k8s.io.api.core.v1.AzureFilePersistentVolumeSource
-    TypeDef { name: "AzureFilePersistentVolumeSource", fields: &[] },
-    // 328 k8s.io.api.core.v1.ScaleIOPersistentVolumeSource
-    TypeDef { name: "ScaleIOPersistentVolumeSource", fields: &[
+    // 327
+    TypeDef { name: "AzureFilePersistentVolumeSource", definition: "io.k8s.api.core.v1.AzureFilePersistentVolumeSource", fields: &[] },
+    // 328
+    TypeDef { name: "ScaleIOPersistentVolumeSource", definition: "io.k8s.api.core.v1.ScaleIOPersistentVolumeSource", fields: &[
         f("secretRef", Struct(322), "", ""),
     ] },
-    // 329 k8s.io.api.core.v1.LocalVolumeSource
-    TypeDef { name: "LocalVolumeSource", fields: &[] },
-    // 330 k8s.io.api.core.v1.StorageOSPersistentVolumeSource
-    TypeDef { name: "StorageOSPersistentVolumeSource", fields: &[
+    // 329
+    TypeDef { name: "LocalVolumeSource", definition: "io.k8s.api.core.v1.LocalVolumeSource", fields: &[] },
+    // 330
+    TypeDef { name: "StorageOSPersistentVolumeSource", definition: "io.k8s.api.core.v1.StorageOSPersistentVolumeSource", fields: &[
         f("secretRef", Struct(260), "", ""),
     ] },
-    // 331 k8s.io.api.core.v1.CSIPersistentVolumeSource
-    TypeDef { name: "CSIPersistentVolumeSource", fields: &[
+    // 331
+    TypeDef { name: "CSIPersistentVolumeSource", definition: "io.k8s.api.core.v1.CSIPersistentVolumeSource", fields: &[
         f("volumeAttributes", Map(&Scalar), "", ""),
         f("controllerPublishSecretRef", Struct(322), "", ""),
         f("nodeStageSecretRef", Struct(322), "", ""),
@@ -1464,20 +1464,20 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("controllerExpandSecretRef", Struct(322), "", ""),
         f("nodeExpandSecretRef", Struct(322), "", ""),
     ] },
-    // 332 k8s.io.api.core.v1.VolumeNodeAffinity
-    TypeDef { name: "VolumeNodeAffinity", fields: &[
+    // 332
+    TypeDef { name: "VolumeNodeAffinity", definition: "io.k8s.api.core.v1.VolumeNodeAffinity", fields: &[
         f("required", Struct(149), "", ""),
     ] },
-    // 333 k8s.io.api.core.v1.PersistentVolumeStatus
-    TypeDef { name: "PersistentVolumeStatus", fields: &[] },
-    // 334 k8s.io.api.core.v1.Pod
-    TypeDef { name: "Pod", fields: &[
+    // 333
+    TypeDef { name: "PersistentVolumeStatus", definition: "io.k8s.api.core.v1.PersistentVolumeStatus", fields: &[] },
+    // 334
+    TypeDef { name: "Pod", definition: "io.k8s.api.core.v1.Pod", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(63), "", ""),
         f("status", Struct(335), "", ""),
     ] },
-    // 335 k8s.io.api.core.v1.PodStatus
-    TypeDef { name: "PodStatus", fields: &[
+    // 335
+    TypeDef { name: "PodStatus", definition: "io.k8s.api.core.v1.PodStatus", fields: &[
         f("conditions", List(&Struct(336)), "merge", "type"),
         f("hostIPs", List(&Struct(337)), "merge", "ip"),
         f("podIPs", List(&Struct(338)), "merge", "ip"),
@@ -1489,14 +1489,14 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("allocatedResources", Map(&Scalar), "", ""),
         f("resources", Struct(122), "", ""),
     ] },
-    // 336 k8s.io.api.core.v1.PodCondition
-    TypeDef { name: "PodCondition", fields: &[] },
-    // 337 k8s.io.api.core.v1.HostIP
-    TypeDef { name: "HostIP", fields: &[] },
-    // 338 k8s.io.api.core.v1.PodIP
-    TypeDef { name: "PodIP", fields: &[] },
-    // 339 k8s.io.api.core.v1.ContainerStatus
-    TypeDef { name: "ContainerStatus", fields: &[
+    // 336
+    TypeDef { name: "PodCondition", definition: "io.k8s.api.core.v1.PodCondition", fields: &[] },
+    // 337
+    TypeDef { name: "HostIP", definition: "io.k8s.api.core.v1.HostIP", fields: &[] },
+    // 338
+    TypeDef { name: "PodIP", definition: "io.k8s.api.core.v1.PodIP", fields: &[] },
+    // 339
+    TypeDef { name: "ContainerStatus", definition: "io.k8s.api.core.v1.ContainerStatus", fields: &[
         f("state", Struct(340), "", ""),
         f("lastState", Struct(340), "", ""),
         f("allocatedResources", Map(&Scalar), "", ""),
@@ -1505,103 +1505,103 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("user", Struct(345), "", ""),
         f("allocatedResourcesStatus", List(&Struct(347)), "merge", "name"),
     ] },
-    // 340 k8s.io.api.core.v1.ContainerState
-    TypeDef { name: "ContainerState", fields: &[
+    // 340
+    TypeDef { name: "ContainerState", definition: "io.k8s.api.core.v1.ContainerState", fields: &[
         f("waiting", Struct(341), "", ""),
         f("running", Struct(342), "", ""),
         f("terminated", Struct(343), "", ""),
     ] },
-    // 341 k8s.io.api.core.v1.ContainerStateWaiting
-    TypeDef { name: "ContainerStateWaiting", fields: &[] },
-    // 342 k8s.io.api.core.v1.ContainerStateRunning
-    TypeDef { name: "ContainerStateRunning", fields: &[] },
-    // 343 k8s.io.api.core.v1.ContainerStateTerminated
-    TypeDef { name: "ContainerStateTerminated", fields: &[] },
-    // 344 k8s.io.api.core.v1.VolumeMountStatus
-    TypeDef { name: "VolumeMountStatus", fields: &[] },
-    // 345 k8s.io.api.core.v1.ContainerUser
-    TypeDef { name: "ContainerUser", fields: &[
+    // 341
+    TypeDef { name: "ContainerStateWaiting", definition: "io.k8s.api.core.v1.ContainerStateWaiting", fields: &[] },
+    // 342
+    TypeDef { name: "ContainerStateRunning", definition: "io.k8s.api.core.v1.ContainerStateRunning", fields: &[] },
+    // 343
+    TypeDef { name: "ContainerStateTerminated", definition: "io.k8s.api.core.v1.ContainerStateTerminated", fields: &[] },
+    // 344
+    TypeDef { name: "VolumeMountStatus", definition: "io.k8s.api.core.v1.VolumeMountStatus", fields: &[] },
+    // 345
+    TypeDef { name: "ContainerUser", definition: "io.k8s.api.core.v1.ContainerUser", fields: &[
         f("linux", Struct(346), "", ""),
     ] },
-    // 346 k8s.io.api.core.v1.LinuxContainerUser
-    TypeDef { name: "LinuxContainerUser", fields: &[
+    // 346
+    TypeDef { name: "LinuxContainerUser", definition: "io.k8s.api.core.v1.LinuxContainerUser", fields: &[
         f("supplementalGroups", List(&Scalar), "", ""),
     ] },
-    // 347 k8s.io.api.core.v1.ResourceStatus
-    TypeDef { name: "ResourceStatus", fields: &[
+    // 347
+    TypeDef { name: "ResourceStatus", definition: "io.k8s.api.core.v1.ResourceStatus", fields: &[
         f("resources", List(&Struct(348)), "", ""),
     ] },
-    // 348 k8s.io.api.core.v1.ResourceHealth
-    TypeDef { name: "ResourceHealth", fields: &[] },
-    // 349 k8s.io.api.core.v1.PodResourceClaimStatus
-    TypeDef { name: "PodResourceClaimStatus", fields: &[] },
-    // 350 k8s.io.api.core.v1.PodExtendedResourceClaimStatus
-    TypeDef { name: "PodExtendedResourceClaimStatus", fields: &[
+    // 348
+    TypeDef { name: "ResourceHealth", definition: "io.k8s.api.core.v1.ResourceHealth", fields: &[] },
+    // 349
+    TypeDef { name: "PodResourceClaimStatus", definition: "io.k8s.api.core.v1.PodResourceClaimStatus", fields: &[] },
+    // 350
+    TypeDef { name: "PodExtendedResourceClaimStatus", definition: "io.k8s.api.core.v1.PodExtendedResourceClaimStatus", fields: &[
         f("requestMappings", List(&Struct(351)), "", ""),
     ] },
-    // 351 k8s.io.api.core.v1.ContainerExtendedResourceRequest
-    TypeDef { name: "ContainerExtendedResourceRequest", fields: &[] },
-    // 352 k8s.io.api.core.v1.PodTemplate
-    TypeDef { name: "PodTemplate", fields: &[
+    // 351
+    TypeDef { name: "ContainerExtendedResourceRequest", definition: "io.k8s.api.core.v1.ContainerExtendedResourceRequest", fields: &[] },
+    // 352
+    TypeDef { name: "PodTemplate", definition: "io.k8s.api.core.v1.PodTemplate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("template", Struct(62), "", ""),
     ] },
-    // 353 k8s.io.api.core.v1.ReplicationController
-    TypeDef { name: "ReplicationController", fields: &[
+    // 353
+    TypeDef { name: "ReplicationController", definition: "io.k8s.api.core.v1.ReplicationController", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(354), "", ""),
         f("status", Struct(355), "", ""),
     ] },
-    // 354 k8s.io.api.core.v1.ReplicationControllerSpec
-    TypeDef { name: "ReplicationControllerSpec", fields: &[
+    // 354
+    TypeDef { name: "ReplicationControllerSpec", definition: "io.k8s.api.core.v1.ReplicationControllerSpec", fields: &[
         f("selector", Map(&Scalar), "", ""),
         f("template", Struct(62), "", ""),
     ] },
-    // 355 k8s.io.api.core.v1.ReplicationControllerStatus
-    TypeDef { name: "ReplicationControllerStatus", fields: &[
+    // 355
+    TypeDef { name: "ReplicationControllerStatus", definition: "io.k8s.api.core.v1.ReplicationControllerStatus", fields: &[
         f("conditions", List(&Struct(356)), "merge", "type"),
     ] },
-    // 356 k8s.io.api.core.v1.ReplicationControllerCondition
-    TypeDef { name: "ReplicationControllerCondition", fields: &[] },
-    // 357 k8s.io.api.core.v1.ResourceQuota
-    TypeDef { name: "ResourceQuota", fields: &[
+    // 356
+    TypeDef { name: "ReplicationControllerCondition", definition: "io.k8s.api.core.v1.ReplicationControllerCondition", fields: &[] },
+    // 357
+    TypeDef { name: "ResourceQuota", definition: "io.k8s.api.core.v1.ResourceQuota", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(358), "", ""),
         f("status", Struct(361), "", ""),
     ] },
-    // 358 k8s.io.api.core.v1.ResourceQuotaSpec
-    TypeDef { name: "ResourceQuotaSpec", fields: &[
+    // 358
+    TypeDef { name: "ResourceQuotaSpec", definition: "io.k8s.api.core.v1.ResourceQuotaSpec", fields: &[
         f("hard", Map(&Scalar), "", ""),
         f("scopes", List(&Scalar), "", ""),
         f("scopeSelector", Struct(359), "", ""),
     ] },
-    // 359 k8s.io.api.core.v1.ScopeSelector
-    TypeDef { name: "ScopeSelector", fields: &[
+    // 359
+    TypeDef { name: "ScopeSelector", definition: "io.k8s.api.core.v1.ScopeSelector", fields: &[
         f("matchExpressions", List(&Struct(360)), "", ""),
     ] },
-    // 360 k8s.io.api.core.v1.ScopedResourceSelectorRequirement
-    TypeDef { name: "ScopedResourceSelectorRequirement", fields: &[
+    // 360
+    TypeDef { name: "ScopedResourceSelectorRequirement", definition: "io.k8s.api.core.v1.ScopedResourceSelectorRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 361 k8s.io.api.core.v1.ResourceQuotaStatus
-    TypeDef { name: "ResourceQuotaStatus", fields: &[
+    // 361
+    TypeDef { name: "ResourceQuotaStatus", definition: "io.k8s.api.core.v1.ResourceQuotaStatus", fields: &[
         f("hard", Map(&Scalar), "", ""),
         f("used", Map(&Scalar), "", ""),
     ] },
-    // 362 k8s.io.api.core.v1.Secret
-    TypeDef { name: "Secret", fields: &[
+    // 362
+    TypeDef { name: "Secret", definition: "io.k8s.api.core.v1.Secret", fields: &[
         f("metadata", Struct(1), "", ""),
         f("data", Map(&Scalar), "", ""),
         f("stringData", Map(&Scalar), "", ""),
     ] },
-    // 363 k8s.io.api.core.v1.Service
-    TypeDef { name: "Service", fields: &[
+    // 363
+    TypeDef { name: "Service", definition: "io.k8s.api.core.v1.Service", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(364), "", ""),
         f("status", Struct(368), "", ""),
     ] },
-    // 364 k8s.io.api.core.v1.ServiceSpec
-    TypeDef { name: "ServiceSpec", fields: &[
+    // 364
+    TypeDef { name: "ServiceSpec", definition: "io.k8s.api.core.v1.ServiceSpec", fields: &[
         f("ports", List(&Struct(365)), "merge", "port"),
         f("selector", Map(&Scalar), "", ""),
         f("clusterIPs", List(&Scalar), "", ""),
@@ -1610,520 +1610,520 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("sessionAffinityConfig", Struct(366), "", ""),
         f("ipFamilies", List(&Scalar), "", ""),
     ] },
-    // 365 k8s.io.api.core.v1.ServicePort
-    TypeDef { name: "ServicePort", fields: &[] },
-    // 366 k8s.io.api.core.v1.SessionAffinityConfig
-    TypeDef { name: "SessionAffinityConfig", fields: &[
+    // 365
+    TypeDef { name: "ServicePort", definition: "io.k8s.api.core.v1.ServicePort", fields: &[] },
+    // 366
+    TypeDef { name: "SessionAffinityConfig", definition: "io.k8s.api.core.v1.SessionAffinityConfig", fields: &[
         f("clientIP", Struct(367), "", ""),
     ] },
-    // 367 k8s.io.api.core.v1.ClientIPConfig
-    TypeDef { name: "ClientIPConfig", fields: &[] },
-    // 368 k8s.io.api.core.v1.ServiceStatus
-    TypeDef { name: "ServiceStatus", fields: &[
+    // 367
+    TypeDef { name: "ClientIPConfig", definition: "io.k8s.api.core.v1.ClientIPConfig", fields: &[] },
+    // 368
+    TypeDef { name: "ServiceStatus", definition: "io.k8s.api.core.v1.ServiceStatus", fields: &[
         f("loadBalancer", Struct(369), "", ""),
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 369 k8s.io.api.core.v1.LoadBalancerStatus
-    TypeDef { name: "LoadBalancerStatus", fields: &[
+    // 369
+    TypeDef { name: "LoadBalancerStatus", definition: "io.k8s.api.core.v1.LoadBalancerStatus", fields: &[
         f("ingress", List(&Struct(370)), "", ""),
     ] },
-    // 370 k8s.io.api.core.v1.LoadBalancerIngress
-    TypeDef { name: "LoadBalancerIngress", fields: &[
+    // 370
+    TypeDef { name: "LoadBalancerIngress", definition: "io.k8s.api.core.v1.LoadBalancerIngress", fields: &[
         f("ports", List(&Struct(371)), "", ""),
     ] },
-    // 371 k8s.io.api.core.v1.PortStatus
-    TypeDef { name: "PortStatus", fields: &[] },
-    // 372 k8s.io.api.core.v1.ServiceAccount
-    TypeDef { name: "ServiceAccount", fields: &[
+    // 371
+    TypeDef { name: "PortStatus", definition: "io.k8s.api.core.v1.PortStatus", fields: &[] },
+    // 372
+    TypeDef { name: "ServiceAccount", definition: "io.k8s.api.core.v1.ServiceAccount", fields: &[
         f("metadata", Struct(1), "", ""),
         f("secrets", List(&Struct(260)), "merge", "name"),
         f("imagePullSecrets", List(&Struct(74)), "", ""),
     ] },
-    // 373 k8s.io.api.discovery.v1.EndpointSlice
-    TypeDef { name: "EndpointSlice", fields: &[
+    // 373
+    TypeDef { name: "EndpointSlice", definition: "io.k8s.api.discovery.v1.EndpointSlice", fields: &[
         f("metadata", Struct(1), "", ""),
         f("endpoints", List(&Struct(374)), "", ""),
         f("ports", List(&Struct(379)), "", ""),
     ] },
-    // 374 k8s.io.api.discovery.v1.Endpoint
-    TypeDef { name: "Endpoint", fields: &[
+    // 374
+    TypeDef { name: "Endpoint", definition: "io.k8s.api.discovery.v1.Endpoint", fields: &[
         f("addresses", List(&Scalar), "", ""),
         f("conditions", Struct(375), "", ""),
         f("targetRef", Struct(260), "", ""),
         f("deprecatedTopology", Map(&Scalar), "", ""),
         f("hints", Struct(376), "", ""),
     ] },
-    // 375 k8s.io.api.discovery.v1.EndpointConditions
-    TypeDef { name: "EndpointConditions", fields: &[] },
-    // 376 k8s.io.api.discovery.v1.EndpointHints
-    TypeDef { name: "EndpointHints", fields: &[
+    // 375
+    TypeDef { name: "EndpointConditions", definition: "io.k8s.api.discovery.v1.EndpointConditions", fields: &[] },
+    // 376
+    TypeDef { name: "EndpointHints", definition: "io.k8s.api.discovery.v1.EndpointHints", fields: &[
         f("forZones", List(&Struct(377)), "", ""),
         f("forNodes", List(&Struct(378)), "", ""),
     ] },
-    // 377 k8s.io.api.discovery.v1.ForZone
-    TypeDef { name: "ForZone", fields: &[] },
-    // 378 k8s.io.api.discovery.v1.ForNode
-    TypeDef { name: "ForNode", fields: &[] },
-    // 379 k8s.io.api.discovery.v1.EndpointPort
-    TypeDef { name: "EndpointPort", fields: &[] },
-    // 380 k8s.io.api.events.v1.Event
-    TypeDef { name: "Event", fields: &[
+    // 377
+    TypeDef { name: "ForZone", definition: "io.k8s.api.discovery.v1.ForZone", fields: &[] },
+    // 378
+    TypeDef { name: "ForNode", definition: "io.k8s.api.discovery.v1.ForNode", fields: &[] },
+    // 379
+    TypeDef { name: "EndpointPort", definition: "io.k8s.api.discovery.v1.EndpointPort", fields: &[] },
+    // 380
+    TypeDef { name: "Event", definition: "io.k8s.api.events.v1.Event", fields: &[
         f("metadata", Struct(1), "", ""),
         f("series", Struct(381), "", ""),
         f("regarding", Struct(260), "", ""),
         f("related", Struct(260), "", ""),
         f("deprecatedSource", Struct(291), "", ""),
     ] },
-    // 381 k8s.io.api.events.v1.EventSeries
-    TypeDef { name: "EventSeries", fields: &[] },
-    // 382 k8s.io.api.flowcontrol.v1.FlowSchema
-    TypeDef { name: "FlowSchema", fields: &[
+    // 381
+    TypeDef { name: "EventSeries", definition: "io.k8s.api.events.v1.EventSeries", fields: &[] },
+    // 382
+    TypeDef { name: "FlowSchema", definition: "io.k8s.api.flowcontrol.v1.FlowSchema", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(383), "", ""),
         f("status", Struct(393), "", ""),
     ] },
-    // 383 k8s.io.api.flowcontrol.v1.FlowSchemaSpec
-    TypeDef { name: "FlowSchemaSpec", fields: &[
+    // 383
+    TypeDef { name: "FlowSchemaSpec", definition: "io.k8s.api.flowcontrol.v1.FlowSchemaSpec", fields: &[
         f("priorityLevelConfiguration", Struct(384), "", ""),
         f("distinguisherMethod", Struct(385), "", ""),
         f("rules", List(&Struct(386)), "", ""),
     ] },
-    // 384 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationReference
-    TypeDef { name: "PriorityLevelConfigurationReference", fields: &[] },
-    // 385 k8s.io.api.flowcontrol.v1.FlowDistinguisherMethod
-    TypeDef { name: "FlowDistinguisherMethod", fields: &[] },
-    // 386 k8s.io.api.flowcontrol.v1.PolicyRulesWithSubjects
-    TypeDef { name: "PolicyRulesWithSubjects", fields: &[
+    // 384
+    TypeDef { name: "PriorityLevelConfigurationReference", definition: "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationReference", fields: &[] },
+    // 385
+    TypeDef { name: "FlowDistinguisherMethod", definition: "io.k8s.api.flowcontrol.v1.FlowDistinguisherMethod", fields: &[] },
+    // 386
+    TypeDef { name: "PolicyRulesWithSubjects", definition: "io.k8s.api.flowcontrol.v1.PolicyRulesWithSubjects", fields: &[
         f("subjects", List(&Struct(387)), "", ""),
         f("resourceRules", List(&Struct(391)), "", ""),
         f("nonResourceRules", List(&Struct(392)), "", ""),
     ] },
-    // 387 k8s.io.api.flowcontrol.v1.Subject
-    TypeDef { name: "Subject", fields: &[
+    // 387
+    TypeDef { name: "Subject", definition: "io.k8s.api.flowcontrol.v1.Subject", fields: &[
         f("user", Struct(388), "", ""),
         f("group", Struct(389), "", ""),
         f("serviceAccount", Struct(390), "", ""),
     ] },
-    // 388 k8s.io.api.flowcontrol.v1.UserSubject
-    TypeDef { name: "UserSubject", fields: &[] },
-    // 389 k8s.io.api.flowcontrol.v1.GroupSubject
-    TypeDef { name: "GroupSubject", fields: &[] },
-    // 390 k8s.io.api.flowcontrol.v1.ServiceAccountSubject
-    TypeDef { name: "ServiceAccountSubject", fields: &[] },
-    // 391 k8s.io.api.flowcontrol.v1.ResourcePolicyRule
-    TypeDef { name: "ResourcePolicyRule", fields: &[
+    // 388
+    TypeDef { name: "UserSubject", definition: "io.k8s.api.flowcontrol.v1.UserSubject", fields: &[] },
+    // 389
+    TypeDef { name: "GroupSubject", definition: "io.k8s.api.flowcontrol.v1.GroupSubject", fields: &[] },
+    // 390
+    TypeDef { name: "ServiceAccountSubject", definition: "io.k8s.api.flowcontrol.v1.ServiceAccountSubject", fields: &[] },
+    // 391
+    TypeDef { name: "ResourcePolicyRule", definition: "io.k8s.api.flowcontrol.v1.ResourcePolicyRule", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
         f("namespaces", List(&Scalar), "", ""),
     ] },
-    // 392 k8s.io.api.flowcontrol.v1.NonResourcePolicyRule
-    TypeDef { name: "NonResourcePolicyRule", fields: &[
+    // 392
+    TypeDef { name: "NonResourcePolicyRule", definition: "io.k8s.api.flowcontrol.v1.NonResourcePolicyRule", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("nonResourceURLs", List(&Scalar), "", ""),
     ] },
-    // 393 k8s.io.api.flowcontrol.v1.FlowSchemaStatus
-    TypeDef { name: "FlowSchemaStatus", fields: &[
+    // 393
+    TypeDef { name: "FlowSchemaStatus", definition: "io.k8s.api.flowcontrol.v1.FlowSchemaStatus", fields: &[
         f("conditions", List(&Struct(394)), "merge", "type"),
     ] },
-    // 394 k8s.io.api.flowcontrol.v1.FlowSchemaCondition
-    TypeDef { name: "FlowSchemaCondition", fields: &[] },
-    // 395 k8s.io.api.flowcontrol.v1.PriorityLevelConfiguration
-    TypeDef { name: "PriorityLevelConfiguration", fields: &[
+    // 394
+    TypeDef { name: "FlowSchemaCondition", definition: "io.k8s.api.flowcontrol.v1.FlowSchemaCondition", fields: &[] },
+    // 395
+    TypeDef { name: "PriorityLevelConfiguration", definition: "io.k8s.api.flowcontrol.v1.PriorityLevelConfiguration", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(396), "", ""),
         f("status", Struct(401), "", ""),
     ] },
-    // 396 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationSpec
-    TypeDef { name: "PriorityLevelConfigurationSpec", fields: &[
+    // 396
+    TypeDef { name: "PriorityLevelConfigurationSpec", definition: "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationSpec", fields: &[
         f("limited", Struct(397), "", ""),
         f("exempt", Struct(400), "", ""),
     ] },
-    // 397 k8s.io.api.flowcontrol.v1.LimitedPriorityLevelConfiguration
-    TypeDef { name: "LimitedPriorityLevelConfiguration", fields: &[
+    // 397
+    TypeDef { name: "LimitedPriorityLevelConfiguration", definition: "io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration", fields: &[
         f("limitResponse", Struct(398), "", ""),
     ] },
-    // 398 k8s.io.api.flowcontrol.v1.LimitResponse
-    TypeDef { name: "LimitResponse", fields: &[
+    // 398
+    TypeDef { name: "LimitResponse", definition: "io.k8s.api.flowcontrol.v1.LimitResponse", fields: &[
         f("queuing", Struct(399), "", ""),
     ] },
-    // 399 k8s.io.api.flowcontrol.v1.QueuingConfiguration
-    TypeDef { name: "QueuingConfiguration", fields: &[] },
-    // 400 k8s.io.api.flowcontrol.v1.ExemptPriorityLevelConfiguration
-    TypeDef { name: "ExemptPriorityLevelConfiguration", fields: &[] },
-    // 401 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationStatus
-    TypeDef { name: "PriorityLevelConfigurationStatus", fields: &[
+    // 399
+    TypeDef { name: "QueuingConfiguration", definition: "io.k8s.api.flowcontrol.v1.QueuingConfiguration", fields: &[] },
+    // 400
+    TypeDef { name: "ExemptPriorityLevelConfiguration", definition: "io.k8s.api.flowcontrol.v1.ExemptPriorityLevelConfiguration", fields: &[] },
+    // 401
+    TypeDef { name: "PriorityLevelConfigurationStatus", definition: "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationStatus", fields: &[
         f("conditions", List(&Struct(402)), "merge", "type"),
     ] },
-    // 402 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationCondition
-    TypeDef { name: "PriorityLevelConfigurationCondition", fields: &[] },
-    // 403 k8s.io.api.networking.v1.Ingress
-    TypeDef { name: "Ingress", fields: &[
+    // 402
+    TypeDef { name: "PriorityLevelConfigurationCondition", definition: "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationCondition", fields: &[] },
+    // 403
+    TypeDef { name: "Ingress", definition: "io.k8s.api.networking.v1.Ingress", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(404), "", ""),
         f("status", Struct(412), "", ""),
     ] },
-    // 404 k8s.io.api.networking.v1.IngressSpec
-    TypeDef { name: "IngressSpec", fields: &[
+    // 404
+    TypeDef { name: "IngressSpec", definition: "io.k8s.api.networking.v1.IngressSpec", fields: &[
         f("defaultBackend", Struct(405), "", ""),
         f("tls", List(&Struct(408)), "", ""),
         f("rules", List(&Struct(409)), "", ""),
     ] },
-    // 405 k8s.io.api.networking.v1.IngressBackend
-    TypeDef { name: "IngressBackend", fields: &[
+    // 405
+    TypeDef { name: "IngressBackend", definition: "io.k8s.api.networking.v1.IngressBackend", fields: &[
         f("service", Struct(406), "", ""),
         f("resource", Struct(109), "", ""),
     ] },
-    // 406 k8s.io.api.networking.v1.IngressServiceBackend
-    TypeDef { name: "IngressServiceBackend", fields: &[
+    // 406
+    TypeDef { name: "IngressServiceBackend", definition: "io.k8s.api.networking.v1.IngressServiceBackend", fields: &[
         f("port", Struct(407), "", ""),
     ] },
-    // 407 k8s.io.api.networking.v1.ServiceBackendPort
-    TypeDef { name: "ServiceBackendPort", fields: &[] },
-    // 408 k8s.io.api.networking.v1.IngressTLS
-    TypeDef { name: "IngressTLS", fields: &[
+    // 407
+    TypeDef { name: "ServiceBackendPort", definition: "io.k8s.api.networking.v1.ServiceBackendPort", fields: &[] },
+    // 408
+    TypeDef { name: "IngressTLS", definition: "io.k8s.api.networking.v1.IngressTLS", fields: &[
         f("hosts", List(&Scalar), "", ""),
     ] },
-    // 409 k8s.io.api.networking.v1.IngressRule
-    TypeDef { name: "IngressRule", fields: &[
+    // 409
+    TypeDef { name: "IngressRule", definition: "io.k8s.api.networking.v1.IngressRule", fields: &[
         f("http", Struct(410), "", ""),
     ] },
-    // 410 k8s.io.api.networking.v1.HTTPIngressRuleValue
-    TypeDef { name: "HTTPIngressRuleValue", fields: &[
+    // 410
+    TypeDef { name: "HTTPIngressRuleValue", definition: "io.k8s.api.networking.v1.HTTPIngressRuleValue", fields: &[
         f("paths", List(&Struct(411)), "", ""),
     ] },
-    // 411 k8s.io.api.networking.v1.HTTPIngressPath
-    TypeDef { name: "HTTPIngressPath", fields: &[
+    // 411
+    TypeDef { name: "HTTPIngressPath", definition: "io.k8s.api.networking.v1.HTTPIngressPath", fields: &[
         f("backend", Struct(405), "", ""),
     ] },
-    // 412 k8s.io.api.networking.v1.IngressStatus
-    TypeDef { name: "IngressStatus", fields: &[
+    // 412
+    TypeDef { name: "IngressStatus", definition: "io.k8s.api.networking.v1.IngressStatus", fields: &[
         f("loadBalancer", Struct(413), "", ""),
     ] },
-    // 413 k8s.io.api.networking.v1.IngressLoadBalancerStatus
-    TypeDef { name: "IngressLoadBalancerStatus", fields: &[
+    // 413
+    TypeDef { name: "IngressLoadBalancerStatus", definition: "io.k8s.api.networking.v1.IngressLoadBalancerStatus", fields: &[
         f("ingress", List(&Struct(414)), "", ""),
     ] },
-    // 414 k8s.io.api.networking.v1.IngressLoadBalancerIngress
-    TypeDef { name: "IngressLoadBalancerIngress", fields: &[
+    // 414
+    TypeDef { name: "IngressLoadBalancerIngress", definition: "io.k8s.api.networking.v1.IngressLoadBalancerIngress", fields: &[
         f("ports", List(&Struct(415)), "", ""),
     ] },
-    // 415 k8s.io.api.networking.v1.IngressPortStatus
-    TypeDef { name: "IngressPortStatus", fields: &[] },
-    // 416 k8s.io.api.networking.v1.IngressClass
-    TypeDef { name: "IngressClass", fields: &[
+    // 415
+    TypeDef { name: "IngressPortStatus", definition: "io.k8s.api.networking.v1.IngressPortStatus", fields: &[] },
+    // 416
+    TypeDef { name: "IngressClass", definition: "io.k8s.api.networking.v1.IngressClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(417), "", ""),
     ] },
-    // 417 k8s.io.api.networking.v1.IngressClassSpec
-    TypeDef { name: "IngressClassSpec", fields: &[
+    // 417
+    TypeDef { name: "IngressClassSpec", definition: "io.k8s.api.networking.v1.IngressClassSpec", fields: &[
         f("parameters", Struct(418), "", ""),
     ] },
-    // 418 k8s.io.api.networking.v1.IngressClassParametersReference
-    TypeDef { name: "IngressClassParametersReference", fields: &[] },
-    // 419 k8s.io.api.networking.v1.IPAddress
-    TypeDef { name: "IPAddress", fields: &[
+    // 418
+    TypeDef { name: "IngressClassParametersReference", definition: "io.k8s.api.networking.v1.IngressClassParametersReference", fields: &[] },
+    // 419
+    TypeDef { name: "IPAddress", definition: "io.k8s.api.networking.v1.IPAddress", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(420), "", ""),
     ] },
-    // 420 k8s.io.api.networking.v1.IPAddressSpec
-    TypeDef { name: "IPAddressSpec", fields: &[
+    // 420
+    TypeDef { name: "IPAddressSpec", definition: "io.k8s.api.networking.v1.IPAddressSpec", fields: &[
         f("parentRef", Struct(421), "", ""),
     ] },
-    // 421 k8s.io.api.networking.v1.ParentReference
-    TypeDef { name: "ParentReference", fields: &[] },
-    // 422 k8s.io.api.networking.v1.NetworkPolicy
-    TypeDef { name: "NetworkPolicy", fields: &[
+    // 421
+    TypeDef { name: "ParentReference", definition: "io.k8s.api.networking.v1.ParentReference", fields: &[] },
+    // 422
+    TypeDef { name: "NetworkPolicy", definition: "io.k8s.api.networking.v1.NetworkPolicy", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(423), "", ""),
     ] },
-    // 423 k8s.io.api.networking.v1.NetworkPolicySpec
-    TypeDef { name: "NetworkPolicySpec", fields: &[
+    // 423
+    TypeDef { name: "NetworkPolicySpec", definition: "io.k8s.api.networking.v1.NetworkPolicySpec", fields: &[
         f("podSelector", Struct(8), "", ""),
         f("ingress", List(&Struct(424)), "", ""),
         f("egress", List(&Struct(428)), "", ""),
         f("policyTypes", List(&Scalar), "", ""),
     ] },
-    // 424 k8s.io.api.networking.v1.NetworkPolicyIngressRule
-    TypeDef { name: "NetworkPolicyIngressRule", fields: &[
+    // 424
+    TypeDef { name: "NetworkPolicyIngressRule", definition: "io.k8s.api.networking.v1.NetworkPolicyIngressRule", fields: &[
         f("ports", List(&Struct(425)), "", ""),
         f("from", List(&Struct(426)), "", ""),
     ] },
-    // 425 k8s.io.api.networking.v1.NetworkPolicyPort
-    TypeDef { name: "NetworkPolicyPort", fields: &[] },
-    // 426 k8s.io.api.networking.v1.NetworkPolicyPeer
-    TypeDef { name: "NetworkPolicyPeer", fields: &[
+    // 425
+    TypeDef { name: "NetworkPolicyPort", definition: "io.k8s.api.networking.v1.NetworkPolicyPort", fields: &[] },
+    // 426
+    TypeDef { name: "NetworkPolicyPeer", definition: "io.k8s.api.networking.v1.NetworkPolicyPeer", fields: &[
         f("podSelector", Struct(8), "", ""),
         f("namespaceSelector", Struct(8), "", ""),
         f("ipBlock", Struct(427), "", ""),
     ] },
-    // 427 k8s.io.api.networking.v1.IPBlock
-    TypeDef { name: "IPBlock", fields: &[
+    // 427
+    TypeDef { name: "IPBlock", definition: "io.k8s.api.networking.v1.IPBlock", fields: &[
         f("except", List(&Scalar), "", ""),
     ] },
-    // 428 k8s.io.api.networking.v1.NetworkPolicyEgressRule
-    TypeDef { name: "NetworkPolicyEgressRule", fields: &[
+    // 428
+    TypeDef { name: "NetworkPolicyEgressRule", definition: "io.k8s.api.networking.v1.NetworkPolicyEgressRule", fields: &[
         f("ports", List(&Struct(425)), "", ""),
         f("to", List(&Struct(426)), "", ""),
     ] },
-    // 429 k8s.io.api.networking.v1.ServiceCIDR
-    TypeDef { name: "ServiceCIDR", fields: &[
+    // 429
+    TypeDef { name: "ServiceCIDR", definition: "io.k8s.api.networking.v1.ServiceCIDR", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(430), "", ""),
         f("status", Struct(431), "", ""),
     ] },
-    // 430 k8s.io.api.networking.v1.ServiceCIDRSpec
-    TypeDef { name: "ServiceCIDRSpec", fields: &[
+    // 430
+    TypeDef { name: "ServiceCIDRSpec", definition: "io.k8s.api.networking.v1.ServiceCIDRSpec", fields: &[
         f("cidrs", List(&Scalar), "", ""),
     ] },
-    // 431 k8s.io.api.networking.v1.ServiceCIDRStatus
-    TypeDef { name: "ServiceCIDRStatus", fields: &[
+    // 431
+    TypeDef { name: "ServiceCIDRStatus", definition: "io.k8s.api.networking.v1.ServiceCIDRStatus", fields: &[
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 432 k8s.io.api.networking.v1beta1.IPAddress
-    TypeDef { name: "IPAddress", fields: &[
+    // 432
+    TypeDef { name: "IPAddress", definition: "io.k8s.api.networking.v1beta1.IPAddress", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(433), "", ""),
     ] },
-    // 433 k8s.io.api.networking.v1beta1.IPAddressSpec
-    TypeDef { name: "IPAddressSpec", fields: &[
+    // 433
+    TypeDef { name: "IPAddressSpec", definition: "io.k8s.api.networking.v1beta1.IPAddressSpec", fields: &[
         f("parentRef", Struct(434), "", ""),
     ] },
-    // 434 k8s.io.api.networking.v1beta1.ParentReference
-    TypeDef { name: "ParentReference", fields: &[] },
-    // 435 k8s.io.api.networking.v1beta1.ServiceCIDR
-    TypeDef { name: "ServiceCIDR", fields: &[
+    // 434
+    TypeDef { name: "ParentReference", definition: "io.k8s.api.networking.v1beta1.ParentReference", fields: &[] },
+    // 435
+    TypeDef { name: "ServiceCIDR", definition: "io.k8s.api.networking.v1beta1.ServiceCIDR", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(436), "", ""),
         f("status", Struct(437), "", ""),
     ] },
-    // 436 k8s.io.api.networking.v1beta1.ServiceCIDRSpec
-    TypeDef { name: "ServiceCIDRSpec", fields: &[
+    // 436
+    TypeDef { name: "ServiceCIDRSpec", definition: "io.k8s.api.networking.v1beta1.ServiceCIDRSpec", fields: &[
         f("cidrs", List(&Scalar), "", ""),
     ] },
-    // 437 k8s.io.api.networking.v1beta1.ServiceCIDRStatus
-    TypeDef { name: "ServiceCIDRStatus", fields: &[
+    // 437
+    TypeDef { name: "ServiceCIDRStatus", definition: "io.k8s.api.networking.v1beta1.ServiceCIDRStatus", fields: &[
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 438 k8s.io.api.node.v1.RuntimeClass
-    TypeDef { name: "RuntimeClass", fields: &[
+    // 438
+    TypeDef { name: "RuntimeClass", definition: "io.k8s.api.node.v1.RuntimeClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("overhead", Struct(439), "", ""),
         f("scheduling", Struct(440), "", ""),
     ] },
-    // 439 k8s.io.api.node.v1.Overhead
-    TypeDef { name: "Overhead", fields: &[
+    // 439
+    TypeDef { name: "Overhead", definition: "io.k8s.api.node.v1.Overhead", fields: &[
         f("podFixed", Map(&Scalar), "", ""),
     ] },
-    // 440 k8s.io.api.node.v1.Scheduling
-    TypeDef { name: "Scheduling", fields: &[
+    // 440
+    TypeDef { name: "Scheduling", definition: "io.k8s.api.node.v1.Scheduling", fields: &[
         f("nodeSelector", Map(&Scalar), "", ""),
         f("tolerations", List(&Struct(157)), "", ""),
     ] },
-    // 441 k8s.io.api.policy.v1.Eviction
-    TypeDef { name: "Eviction", fields: &[
+    // 441
+    TypeDef { name: "Eviction", definition: "io.k8s.api.policy.v1.Eviction", fields: &[
         f("metadata", Struct(1), "", ""),
         f("deleteOptions", Struct(442), "", ""),
     ] },
-    // 442 k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
-    TypeDef { name: "DeleteOptions", fields: &[
+    // 442
+    TypeDef { name: "DeleteOptions", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", fields: &[
         f("preconditions", Struct(443), "", ""),
         f("dryRun", List(&Scalar), "", ""),
     ] },
-    // 443 k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions
-    TypeDef { name: "Preconditions", fields: &[] },
-    // 444 k8s.io.api.policy.v1.PodDisruptionBudget
-    TypeDef { name: "PodDisruptionBudget", fields: &[
+    // 443
+    TypeDef { name: "Preconditions", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions", fields: &[] },
+    // 444
+    TypeDef { name: "PodDisruptionBudget", definition: "io.k8s.api.policy.v1.PodDisruptionBudget", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(445), "", ""),
         f("status", Struct(446), "", ""),
     ] },
-    // 445 k8s.io.api.policy.v1.PodDisruptionBudgetSpec
-    TypeDef { name: "PodDisruptionBudgetSpec", fields: &[
+    // 445
+    TypeDef { name: "PodDisruptionBudgetSpec", definition: "io.k8s.api.policy.v1.PodDisruptionBudgetSpec", fields: &[
         f("selector", Struct(8), "replace", ""),
     ] },
-    // 446 k8s.io.api.policy.v1.PodDisruptionBudgetStatus
-    TypeDef { name: "PodDisruptionBudgetStatus", fields: &[
+    // 446
+    TypeDef { name: "PodDisruptionBudgetStatus", definition: "io.k8s.api.policy.v1.PodDisruptionBudgetStatus", fields: &[
         f("disruptedPods", Map(&Scalar), "", ""),
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 447 k8s.io.api.rbac.v1.ClusterRole
-    TypeDef { name: "ClusterRole", fields: &[
+    // 447
+    TypeDef { name: "ClusterRole", definition: "io.k8s.api.rbac.v1.ClusterRole", fields: &[
         f("metadata", Struct(1), "", ""),
         f("rules", List(&Struct(448)), "", ""),
         f("aggregationRule", Struct(449), "", ""),
     ] },
-    // 448 k8s.io.api.rbac.v1.PolicyRule
-    TypeDef { name: "PolicyRule", fields: &[
+    // 448
+    TypeDef { name: "PolicyRule", definition: "io.k8s.api.rbac.v1.PolicyRule", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("apiGroups", List(&Scalar), "", ""),
         f("resources", List(&Scalar), "", ""),
         f("resourceNames", List(&Scalar), "", ""),
         f("nonResourceURLs", List(&Scalar), "", ""),
     ] },
-    // 449 k8s.io.api.rbac.v1.AggregationRule
-    TypeDef { name: "AggregationRule", fields: &[
+    // 449
+    TypeDef { name: "AggregationRule", definition: "io.k8s.api.rbac.v1.AggregationRule", fields: &[
         f("clusterRoleSelectors", List(&Struct(8)), "", ""),
     ] },
-    // 450 k8s.io.api.rbac.v1.ClusterRoleBinding
-    TypeDef { name: "ClusterRoleBinding", fields: &[
+    // 450
+    TypeDef { name: "ClusterRoleBinding", definition: "io.k8s.api.rbac.v1.ClusterRoleBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("subjects", List(&Struct(451)), "", ""),
         f("roleRef", Struct(452), "", ""),
     ] },
-    // 451 k8s.io.api.rbac.v1.Subject
-    TypeDef { name: "Subject", fields: &[] },
-    // 452 k8s.io.api.rbac.v1.RoleRef
-    TypeDef { name: "RoleRef", fields: &[] },
-    // 453 k8s.io.api.rbac.v1.Role
-    TypeDef { name: "Role", fields: &[
+    // 451
+    TypeDef { name: "Subject", definition: "io.k8s.api.rbac.v1.Subject", fields: &[] },
+    // 452
+    TypeDef { name: "RoleRef", definition: "io.k8s.api.rbac.v1.RoleRef", fields: &[] },
+    // 453
+    TypeDef { name: "Role", definition: "io.k8s.api.rbac.v1.Role", fields: &[
         f("metadata", Struct(1), "", ""),
         f("rules", List(&Struct(448)), "", ""),
     ] },
-    // 454 k8s.io.api.rbac.v1.RoleBinding
-    TypeDef { name: "RoleBinding", fields: &[
+    // 454
+    TypeDef { name: "RoleBinding", definition: "io.k8s.api.rbac.v1.RoleBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("subjects", List(&Struct(451)), "", ""),
         f("roleRef", Struct(452), "", ""),
     ] },
-    // 455 k8s.io.api.resource.v1.DeviceClass
-    TypeDef { name: "DeviceClass", fields: &[
+    // 455
+    TypeDef { name: "DeviceClass", definition: "io.k8s.api.resource.v1.DeviceClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(456), "", ""),
     ] },
-    // 456 k8s.io.api.resource.v1.DeviceClassSpec
-    TypeDef { name: "DeviceClassSpec", fields: &[
+    // 456
+    TypeDef { name: "DeviceClassSpec", definition: "io.k8s.api.resource.v1.DeviceClassSpec", fields: &[
         f("selectors", List(&Struct(457)), "", ""),
         f("config", List(&Struct(459)), "", ""),
     ] },
-    // 457 k8s.io.api.resource.v1.DeviceSelector
-    TypeDef { name: "DeviceSelector", fields: &[
+    // 457
+    TypeDef { name: "DeviceSelector", definition: "io.k8s.api.resource.v1.DeviceSelector", fields: &[
         f("cel", Struct(458), "", ""),
     ] },
-    // 458 k8s.io.api.resource.v1.CELDeviceSelector
-    TypeDef { name: "CELDeviceSelector", fields: &[] },
-    // 459 k8s.io.api.resource.v1.DeviceClassConfiguration
-    TypeDef { name: "DeviceClassConfiguration", fields: &[
+    // 458
+    TypeDef { name: "CELDeviceSelector", definition: "io.k8s.api.resource.v1.CELDeviceSelector", fields: &[] },
+    // 459
+    TypeDef { name: "DeviceClassConfiguration", definition: "io.k8s.api.resource.v1.DeviceClassConfiguration", fields: &[
         f("opaque", Struct(460), "", ""),
     ] },
-    // 460 k8s.io.api.resource.v1.OpaqueDeviceConfiguration
-    TypeDef { name: "OpaqueDeviceConfiguration", fields: &[
+    // 460
+    TypeDef { name: "OpaqueDeviceConfiguration", definition: "io.k8s.api.resource.v1.OpaqueDeviceConfiguration", fields: &[
         f("parameters", Opaque("RawExtension"), "", ""),
     ] },
-    // 461 k8s.io.api.resource.v1.ResourceClaim
-    TypeDef { name: "ResourceClaim", fields: &[
+    // 461
+    TypeDef { name: "ResourceClaim", definition: "io.k8s.api.resource.v1.ResourceClaim", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(462), "", ""),
         f("status", Struct(471), "", ""),
     ] },
-    // 462 k8s.io.api.resource.v1.ResourceClaimSpec
-    TypeDef { name: "ResourceClaimSpec", fields: &[
+    // 462
+    TypeDef { name: "ResourceClaimSpec", definition: "io.k8s.api.resource.v1.ResourceClaimSpec", fields: &[
         f("devices", Struct(463), "", ""),
     ] },
-    // 463 k8s.io.api.resource.v1.DeviceClaim
-    TypeDef { name: "DeviceClaim", fields: &[
+    // 463
+    TypeDef { name: "DeviceClaim", definition: "io.k8s.api.resource.v1.DeviceClaim", fields: &[
         f("requests", List(&Struct(464)), "", ""),
         f("constraints", List(&Struct(469)), "", ""),
         f("config", List(&Struct(470)), "", ""),
     ] },
-    // 464 k8s.io.api.resource.v1.DeviceRequest
-    TypeDef { name: "DeviceRequest", fields: &[
+    // 464
+    TypeDef { name: "DeviceRequest", definition: "io.k8s.api.resource.v1.DeviceRequest", fields: &[
         f("exactly", Struct(465), "", ""),
         f("firstAvailable", List(&Struct(468)), "", ""),
     ] },
-    // 465 k8s.io.api.resource.v1.ExactDeviceRequest
-    TypeDef { name: "ExactDeviceRequest", fields: &[
+    // 465
+    TypeDef { name: "ExactDeviceRequest", definition: "io.k8s.api.resource.v1.ExactDeviceRequest", fields: &[
         f("selectors", List(&Struct(457)), "", ""),
         f("tolerations", List(&Struct(466)), "", ""),
         f("capacity", Struct(467), "", ""),
     ] },
-    // 466 k8s.io.api.resource.v1.DeviceToleration
-    TypeDef { name: "DeviceToleration", fields: &[] },
-    // 467 k8s.io.api.resource.v1.CapacityRequirements
-    TypeDef { name: "CapacityRequirements", fields: &[
+    // 466
+    TypeDef { name: "DeviceToleration", definition: "io.k8s.api.resource.v1.DeviceToleration", fields: &[] },
+    // 467
+    TypeDef { name: "CapacityRequirements", definition: "io.k8s.api.resource.v1.CapacityRequirements", fields: &[
         f("requests", Map(&Scalar), "", ""),
     ] },
-    // 468 k8s.io.api.resource.v1.DeviceSubRequest
-    TypeDef { name: "DeviceSubRequest", fields: &[
+    // 468
+    TypeDef { name: "DeviceSubRequest", definition: "io.k8s.api.resource.v1.DeviceSubRequest", fields: &[
         f("selectors", List(&Struct(457)), "", ""),
         f("tolerations", List(&Struct(466)), "", ""),
         f("capacity", Struct(467), "", ""),
     ] },
-    // 469 k8s.io.api.resource.v1.DeviceConstraint
-    TypeDef { name: "DeviceConstraint", fields: &[
+    // 469
+    TypeDef { name: "DeviceConstraint", definition: "io.k8s.api.resource.v1.DeviceConstraint", fields: &[
         f("requests", List(&Scalar), "", ""),
     ] },
-    // 470 k8s.io.api.resource.v1.DeviceClaimConfiguration
-    TypeDef { name: "DeviceClaimConfiguration", fields: &[
+    // 470
+    TypeDef { name: "DeviceClaimConfiguration", definition: "io.k8s.api.resource.v1.DeviceClaimConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(460), "", ""),
     ] },
-    // 471 k8s.io.api.resource.v1.ResourceClaimStatus
-    TypeDef { name: "ResourceClaimStatus", fields: &[
+    // 471
+    TypeDef { name: "ResourceClaimStatus", definition: "io.k8s.api.resource.v1.ResourceClaimStatus", fields: &[
         f("allocation", Struct(472), "", ""),
         f("reservedFor", List(&Struct(476)), "merge", "uid"),
         f("devices", List(&Struct(477)), "", ""),
     ] },
-    // 472 k8s.io.api.resource.v1.AllocationResult
-    TypeDef { name: "AllocationResult", fields: &[
+    // 472
+    TypeDef { name: "AllocationResult", definition: "io.k8s.api.resource.v1.AllocationResult", fields: &[
         f("devices", Struct(473), "", ""),
         f("nodeSelector", Struct(149), "", ""),
     ] },
-    // 473 k8s.io.api.resource.v1.DeviceAllocationResult
-    TypeDef { name: "DeviceAllocationResult", fields: &[
+    // 473
+    TypeDef { name: "DeviceAllocationResult", definition: "io.k8s.api.resource.v1.DeviceAllocationResult", fields: &[
         f("results", List(&Struct(474)), "", ""),
         f("config", List(&Struct(475)), "", ""),
     ] },
-    // 474 k8s.io.api.resource.v1.DeviceRequestAllocationResult
-    TypeDef { name: "DeviceRequestAllocationResult", fields: &[
+    // 474
+    TypeDef { name: "DeviceRequestAllocationResult", definition: "io.k8s.api.resource.v1.DeviceRequestAllocationResult", fields: &[
         f("tolerations", List(&Struct(466)), "", ""),
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
         f("consumedCapacity", Map(&Scalar), "", ""),
     ] },
-    // 475 k8s.io.api.resource.v1.DeviceAllocationConfiguration
-    TypeDef { name: "DeviceAllocationConfiguration", fields: &[
+    // 475
+    TypeDef { name: "DeviceAllocationConfiguration", definition: "io.k8s.api.resource.v1.DeviceAllocationConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(460), "", ""),
     ] },
-    // 476 k8s.io.api.resource.v1.ResourceClaimConsumerReference
-    TypeDef { name: "ResourceClaimConsumerReference", fields: &[] },
-    // 477 k8s.io.api.resource.v1.AllocatedDeviceStatus
-    TypeDef { name: "AllocatedDeviceStatus", fields: &[
+    // 476
+    TypeDef { name: "ResourceClaimConsumerReference", definition: "io.k8s.api.resource.v1.ResourceClaimConsumerReference", fields: &[] },
+    // 477
+    TypeDef { name: "AllocatedDeviceStatus", definition: "io.k8s.api.resource.v1.AllocatedDeviceStatus", fields: &[
         f("conditions", List(&Struct(22)), "", ""),
         f("data", Opaque("RawExtension"), "", ""),
         f("networkData", Struct(478), "", ""),
     ] },
-    // 478 k8s.io.api.resource.v1.NetworkDeviceData
-    TypeDef { name: "NetworkDeviceData", fields: &[
+    // 478
+    TypeDef { name: "NetworkDeviceData", definition: "io.k8s.api.resource.v1.NetworkDeviceData", fields: &[
         f("ips", List(&Scalar), "", ""),
     ] },
-    // 479 k8s.io.api.resource.v1.ResourceClaimTemplate
-    TypeDef { name: "ResourceClaimTemplate", fields: &[
+    // 479
+    TypeDef { name: "ResourceClaimTemplate", definition: "io.k8s.api.resource.v1.ResourceClaimTemplate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(480), "", ""),
     ] },
-    // 480 k8s.io.api.resource.v1.ResourceClaimTemplateSpec
-    TypeDef { name: "ResourceClaimTemplateSpec", fields: &[
+    // 480
+    TypeDef { name: "ResourceClaimTemplateSpec", definition: "io.k8s.api.resource.v1.ResourceClaimTemplateSpec", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(462), "", ""),
     ] },
-    // 481 k8s.io.api.resource.v1.ResourceSlice
-    TypeDef { name: "ResourceSlice", fields: &[
+    // 481
+    TypeDef { name: "ResourceSlice", definition: "io.k8s.api.resource.v1.ResourceSlice", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(482), "", ""),
     ] },
-    // 482 k8s.io.api.resource.v1.ResourceSliceSpec
-    TypeDef { name: "ResourceSliceSpec", fields: &[
+    // 482
+    TypeDef { name: "ResourceSliceSpec", definition: "io.k8s.api.resource.v1.ResourceSliceSpec", fields: &[
         f("pool", Struct(483), "", ""),
         f("nodeSelector", Struct(149), "", ""),
         f("devices", List(&Struct(484)), "", ""),
         f("sharedCounters", List(&Struct(492)), "", ""),
     ] },
-    // 483 k8s.io.api.resource.v1.ResourcePool
-    TypeDef { name: "ResourcePool", fields: &[] },
-    // 484 k8s.io.api.resource.v1.Device
-    TypeDef { name: "Device", fields: &[
+    // 483
+    TypeDef { name: "ResourcePool", definition: "io.k8s.api.resource.v1.ResourcePool", fields: &[] },
+    // 484
+    TypeDef { name: "Device", definition: "io.k8s.api.resource.v1.Device", fields: &[
         f("attributes", Map(&Struct(485)), "", ""),
         f("capacity", Map(&Struct(486)), "", ""),
         f("consumesCounters", List(&Struct(489)), "", ""),
@@ -2132,188 +2132,188 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
     ] },
-    // 485 k8s.io.api.resource.v1.DeviceAttribute
-    TypeDef { name: "DeviceAttribute", fields: &[] },
-    // 486 k8s.io.api.resource.v1.DeviceCapacity
-    TypeDef { name: "DeviceCapacity", fields: &[
+    // 485
+    TypeDef { name: "DeviceAttribute", definition: "io.k8s.api.resource.v1.DeviceAttribute", fields: &[] },
+    // 486
+    TypeDef { name: "DeviceCapacity", definition: "io.k8s.api.resource.v1.DeviceCapacity", fields: &[
         f("requestPolicy", Struct(487), "", ""),
     ] },
-    // 487 k8s.io.api.resource.v1.CapacityRequestPolicy
-    TypeDef { name: "CapacityRequestPolicy", fields: &[
+    // 487
+    TypeDef { name: "CapacityRequestPolicy", definition: "io.k8s.api.resource.v1.CapacityRequestPolicy", fields: &[
         f("validValues", List(&Scalar), "", ""),
         f("validRange", Struct(488), "", ""),
     ] },
-    // 488 k8s.io.api.resource.v1.CapacityRequestPolicyRange
-    TypeDef { name: "CapacityRequestPolicyRange", fields: &[] },
-    // 489 k8s.io.api.resource.v1.DeviceCounterConsumption
-    TypeDef { name: "DeviceCounterConsumption", fields: &[
+    // 488
+    TypeDef { name: "CapacityRequestPolicyRange", definition: "io.k8s.api.resource.v1.CapacityRequestPolicyRange", fields: &[] },
+    // 489
+    TypeDef { name: "DeviceCounterConsumption", definition: "io.k8s.api.resource.v1.DeviceCounterConsumption", fields: &[
         f("counters", Map(&Struct(490)), "", ""),
     ] },
-    // 490 k8s.io.api.resource.v1.Counter
-    TypeDef { name: "Counter", fields: &[] },
-    // 491 k8s.io.api.resource.v1.DeviceTaint
-    TypeDef { name: "DeviceTaint", fields: &[] },
-    // 492 k8s.io.api.resource.v1.CounterSet
-    TypeDef { name: "CounterSet", fields: &[
+    // 490
+    TypeDef { name: "Counter", definition: "io.k8s.api.resource.v1.Counter", fields: &[] },
+    // 491
+    TypeDef { name: "DeviceTaint", definition: "io.k8s.api.resource.v1.DeviceTaint", fields: &[] },
+    // 492
+    TypeDef { name: "CounterSet", definition: "io.k8s.api.resource.v1.CounterSet", fields: &[
         f("counters", Map(&Struct(490)), "", ""),
     ] },
-    // 493 k8s.io.api.resource.v1alpha3.DeviceTaintRule
-    TypeDef { name: "DeviceTaintRule", fields: &[
+    // 493
+    TypeDef { name: "DeviceTaintRule", definition: "io.k8s.api.resource.v1alpha3.DeviceTaintRule", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(494), "", ""),
         f("status", Struct(497), "", ""),
     ] },
-    // 494 k8s.io.api.resource.v1alpha3.DeviceTaintRuleSpec
-    TypeDef { name: "DeviceTaintRuleSpec", fields: &[
+    // 494
+    TypeDef { name: "DeviceTaintRuleSpec", definition: "io.k8s.api.resource.v1alpha3.DeviceTaintRuleSpec", fields: &[
         f("deviceSelector", Struct(495), "", ""),
         f("taint", Struct(496), "", ""),
     ] },
-    // 495 k8s.io.api.resource.v1alpha3.DeviceTaintSelector
-    TypeDef { name: "DeviceTaintSelector", fields: &[] },
-    // 496 k8s.io.api.resource.v1alpha3.DeviceTaint
-    TypeDef { name: "DeviceTaint", fields: &[] },
-    // 497 k8s.io.api.resource.v1alpha3.DeviceTaintRuleStatus
-    TypeDef { name: "DeviceTaintRuleStatus", fields: &[
+    // 495
+    TypeDef { name: "DeviceTaintSelector", definition: "io.k8s.api.resource.v1alpha3.DeviceTaintSelector", fields: &[] },
+    // 496
+    TypeDef { name: "DeviceTaint", definition: "io.k8s.api.resource.v1alpha3.DeviceTaint", fields: &[] },
+    // 497
+    TypeDef { name: "DeviceTaintRuleStatus", definition: "io.k8s.api.resource.v1alpha3.DeviceTaintRuleStatus", fields: &[
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 498 k8s.io.api.resource.v1beta1.DeviceClass
-    TypeDef { name: "DeviceClass", fields: &[
+    // 498
+    TypeDef { name: "DeviceClass", definition: "io.k8s.api.resource.v1beta1.DeviceClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(499), "", ""),
     ] },
-    // 499 k8s.io.api.resource.v1beta1.DeviceClassSpec
-    TypeDef { name: "DeviceClassSpec", fields: &[
+    // 499
+    TypeDef { name: "DeviceClassSpec", definition: "io.k8s.api.resource.v1beta1.DeviceClassSpec", fields: &[
         f("selectors", List(&Struct(500)), "", ""),
         f("config", List(&Struct(502)), "", ""),
     ] },
-    // 500 k8s.io.api.resource.v1beta1.DeviceSelector
-    TypeDef { name: "DeviceSelector", fields: &[
+    // 500
+    TypeDef { name: "DeviceSelector", definition: "io.k8s.api.resource.v1beta1.DeviceSelector", fields: &[
         f("cel", Struct(501), "", ""),
     ] },
-    // 501 k8s.io.api.resource.v1beta1.CELDeviceSelector
-    TypeDef { name: "CELDeviceSelector", fields: &[] },
-    // 502 k8s.io.api.resource.v1beta1.DeviceClassConfiguration
-    TypeDef { name: "DeviceClassConfiguration", fields: &[
+    // 501
+    TypeDef { name: "CELDeviceSelector", definition: "io.k8s.api.resource.v1beta1.CELDeviceSelector", fields: &[] },
+    // 502
+    TypeDef { name: "DeviceClassConfiguration", definition: "io.k8s.api.resource.v1beta1.DeviceClassConfiguration", fields: &[
         f("opaque", Struct(503), "", ""),
     ] },
-    // 503 k8s.io.api.resource.v1beta1.OpaqueDeviceConfiguration
-    TypeDef { name: "OpaqueDeviceConfiguration", fields: &[
+    // 503
+    TypeDef { name: "OpaqueDeviceConfiguration", definition: "io.k8s.api.resource.v1beta1.OpaqueDeviceConfiguration", fields: &[
         f("parameters", Opaque("RawExtension"), "", ""),
     ] },
-    // 504 k8s.io.api.resource.v1beta1.ResourceClaim
-    TypeDef { name: "ResourceClaim", fields: &[
+    // 504
+    TypeDef { name: "ResourceClaim", definition: "io.k8s.api.resource.v1beta1.ResourceClaim", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(505), "", ""),
         f("status", Struct(513), "", ""),
     ] },
-    // 505 k8s.io.api.resource.v1beta1.ResourceClaimSpec
-    TypeDef { name: "ResourceClaimSpec", fields: &[
+    // 505
+    TypeDef { name: "ResourceClaimSpec", definition: "io.k8s.api.resource.v1beta1.ResourceClaimSpec", fields: &[
         f("devices", Struct(506), "", ""),
     ] },
-    // 506 k8s.io.api.resource.v1beta1.DeviceClaim
-    TypeDef { name: "DeviceClaim", fields: &[
+    // 506
+    TypeDef { name: "DeviceClaim", definition: "io.k8s.api.resource.v1beta1.DeviceClaim", fields: &[
         f("requests", List(&Struct(507)), "", ""),
         f("constraints", List(&Struct(511)), "", ""),
         f("config", List(&Struct(512)), "", ""),
     ] },
-    // 507 k8s.io.api.resource.v1beta1.DeviceRequest
-    TypeDef { name: "DeviceRequest", fields: &[
+    // 507
+    TypeDef { name: "DeviceRequest", definition: "io.k8s.api.resource.v1beta1.DeviceRequest", fields: &[
         f("selectors", List(&Struct(500)), "", ""),
         f("firstAvailable", List(&Struct(508)), "", ""),
         f("tolerations", List(&Struct(509)), "", ""),
         f("capacity", Struct(510), "", ""),
     ] },
-    // 508 k8s.io.api.resource.v1beta1.DeviceSubRequest
-    TypeDef { name: "DeviceSubRequest", fields: &[
+    // 508
+    TypeDef { name: "DeviceSubRequest", definition: "io.k8s.api.resource.v1beta1.DeviceSubRequest", fields: &[
         f("selectors", List(&Struct(500)), "", ""),
         f("tolerations", List(&Struct(509)), "", ""),
         f("capacity", Struct(510), "", ""),
     ] },
-    // 509 k8s.io.api.resource.v1beta1.DeviceToleration
-    TypeDef { name: "DeviceToleration", fields: &[] },
-    // 510 k8s.io.api.resource.v1beta1.CapacityRequirements
-    TypeDef { name: "CapacityRequirements", fields: &[
+    // 509
+    TypeDef { name: "DeviceToleration", definition: "io.k8s.api.resource.v1beta1.DeviceToleration", fields: &[] },
+    // 510
+    TypeDef { name: "CapacityRequirements", definition: "io.k8s.api.resource.v1beta1.CapacityRequirements", fields: &[
         f("requests", Map(&Scalar), "", ""),
     ] },
-    // 511 k8s.io.api.resource.v1beta1.DeviceConstraint
-    TypeDef { name: "DeviceConstraint", fields: &[
+    // 511
+    TypeDef { name: "DeviceConstraint", definition: "io.k8s.api.resource.v1beta1.DeviceConstraint", fields: &[
         f("requests", List(&Scalar), "", ""),
     ] },
-    // 512 k8s.io.api.resource.v1beta1.DeviceClaimConfiguration
-    TypeDef { name: "DeviceClaimConfiguration", fields: &[
+    // 512
+    TypeDef { name: "DeviceClaimConfiguration", definition: "io.k8s.api.resource.v1beta1.DeviceClaimConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(503), "", ""),
     ] },
-    // 513 k8s.io.api.resource.v1beta1.ResourceClaimStatus
-    TypeDef { name: "ResourceClaimStatus", fields: &[
+    // 513
+    TypeDef { name: "ResourceClaimStatus", definition: "io.k8s.api.resource.v1beta1.ResourceClaimStatus", fields: &[
         f("allocation", Struct(514), "", ""),
         f("reservedFor", List(&Struct(518)), "merge", "uid"),
         f("devices", List(&Struct(519)), "", ""),
     ] },
-    // 514 k8s.io.api.resource.v1beta1.AllocationResult
-    TypeDef { name: "AllocationResult", fields: &[
+    // 514
+    TypeDef { name: "AllocationResult", definition: "io.k8s.api.resource.v1beta1.AllocationResult", fields: &[
         f("devices", Struct(515), "", ""),
         f("nodeSelector", Struct(149), "", ""),
     ] },
-    // 515 k8s.io.api.resource.v1beta1.DeviceAllocationResult
-    TypeDef { name: "DeviceAllocationResult", fields: &[
+    // 515
+    TypeDef { name: "DeviceAllocationResult", definition: "io.k8s.api.resource.v1beta1.DeviceAllocationResult", fields: &[
         f("results", List(&Struct(516)), "", ""),
         f("config", List(&Struct(517)), "", ""),
     ] },
-    // 516 k8s.io.api.resource.v1beta1.DeviceRequestAllocationResult
-    TypeDef { name: "DeviceRequestAllocationResult", fields: &[
+    // 516
+    TypeDef { name: "DeviceRequestAllocationResult", definition: "io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult", fields: &[
         f("tolerations", List(&Struct(509)), "", ""),
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
         f("consumedCapacity", Map(&Scalar), "", ""),
     ] },
-    // 517 k8s.io.api.resource.v1beta1.DeviceAllocationConfiguration
-    TypeDef { name: "DeviceAllocationConfiguration", fields: &[
+    // 517
+    TypeDef { name: "DeviceAllocationConfiguration", definition: "io.k8s.api.resource.v1beta1.DeviceAllocationConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(503), "", ""),
     ] },
-    // 518 k8s.io.api.resource.v1beta1.ResourceClaimConsumerReference
-    TypeDef { name: "ResourceClaimConsumerReference", fields: &[] },
-    // 519 k8s.io.api.resource.v1beta1.AllocatedDeviceStatus
-    TypeDef { name: "AllocatedDeviceStatus", fields: &[
+    // 518
+    TypeDef { name: "ResourceClaimConsumerReference", definition: "io.k8s.api.resource.v1beta1.ResourceClaimConsumerReference", fields: &[] },
+    // 519
+    TypeDef { name: "AllocatedDeviceStatus", definition: "io.k8s.api.resource.v1beta1.AllocatedDeviceStatus", fields: &[
         f("conditions", List(&Struct(22)), "", ""),
         f("data", Opaque("RawExtension"), "", ""),
         f("networkData", Struct(520), "", ""),
     ] },
-    // 520 k8s.io.api.resource.v1beta1.NetworkDeviceData
-    TypeDef { name: "NetworkDeviceData", fields: &[
+    // 520
+    TypeDef { name: "NetworkDeviceData", definition: "io.k8s.api.resource.v1beta1.NetworkDeviceData", fields: &[
         f("ips", List(&Scalar), "", ""),
     ] },
-    // 521 k8s.io.api.resource.v1beta1.ResourceClaimTemplate
-    TypeDef { name: "ResourceClaimTemplate", fields: &[
+    // 521
+    TypeDef { name: "ResourceClaimTemplate", definition: "io.k8s.api.resource.v1beta1.ResourceClaimTemplate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(522), "", ""),
     ] },
-    // 522 k8s.io.api.resource.v1beta1.ResourceClaimTemplateSpec
-    TypeDef { name: "ResourceClaimTemplateSpec", fields: &[
+    // 522
+    TypeDef { name: "ResourceClaimTemplateSpec", definition: "io.k8s.api.resource.v1beta1.ResourceClaimTemplateSpec", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(505), "", ""),
     ] },
-    // 523 k8s.io.api.resource.v1beta1.ResourceSlice
-    TypeDef { name: "ResourceSlice", fields: &[
+    // 523
+    TypeDef { name: "ResourceSlice", definition: "io.k8s.api.resource.v1beta1.ResourceSlice", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(524), "", ""),
     ] },
-    // 524 k8s.io.api.resource.v1beta1.ResourceSliceSpec
-    TypeDef { name: "ResourceSliceSpec", fields: &[
+    // 524
+    TypeDef { name: "ResourceSliceSpec", definition: "io.k8s.api.resource.v1beta1.ResourceSliceSpec", fields: &[
         f("pool", Struct(525), "", ""),
         f("nodeSelector", Struct(149), "", ""),
         f("devices", List(&Struct(526)), "", ""),
         f("sharedCounters", List(&Struct(535)), "", ""),
     ] },
-    // 525 k8s.io.api.resource.v1beta1.ResourcePool
-    TypeDef { name: "ResourcePool", fields: &[] },
-    // 526 k8s.io.api.resource.v1beta1.Device
-    TypeDef { name: "Device", fields: &[
+    // 525
+    TypeDef { name: "ResourcePool", definition: "io.k8s.api.resource.v1beta1.ResourcePool", fields: &[] },
+    // 526
+    TypeDef { name: "Device", definition: "io.k8s.api.resource.v1beta1.Device", fields: &[
         f("basic", Struct(527), "", ""),
     ] },
-    // 527 k8s.io.api.resource.v1beta1.BasicDevice
-    TypeDef { name: "BasicDevice", fields: &[
+    // 527
+    TypeDef { name: "BasicDevice", definition: "io.k8s.api.resource.v1beta1.BasicDevice", fields: &[
         f("attributes", Map(&Struct(528)), "", ""),
         f("capacity", Map(&Struct(529)), "", ""),
         f("consumesCounters", List(&Struct(532)), "", ""),
@@ -2322,169 +2322,169 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
     ] },
-    // 528 k8s.io.api.resource.v1beta1.DeviceAttribute
-    TypeDef { name: "DeviceAttribute", fields: &[] },
-    // 529 k8s.io.api.resource.v1beta1.DeviceCapacity
-    TypeDef { name: "DeviceCapacity", fields: &[
+    // 528
+    TypeDef { name: "DeviceAttribute", definition: "io.k8s.api.resource.v1beta1.DeviceAttribute", fields: &[] },
+    // 529
+    TypeDef { name: "DeviceCapacity", definition: "io.k8s.api.resource.v1beta1.DeviceCapacity", fields: &[
         f("requestPolicy", Struct(530), "", ""),
     ] },
-    // 530 k8s.io.api.resource.v1beta1.CapacityRequestPolicy
-    TypeDef { name: "CapacityRequestPolicy", fields: &[
+    // 530
+    TypeDef { name: "CapacityRequestPolicy", definition: "io.k8s.api.resource.v1beta1.CapacityRequestPolicy", fields: &[
         f("validValues", List(&Scalar), "", ""),
         f("validRange", Struct(531), "", ""),
     ] },
-    // 531 k8s.io.api.resource.v1beta1.CapacityRequestPolicyRange
-    TypeDef { name: "CapacityRequestPolicyRange", fields: &[] },
-    // 532 k8s.io.api.resource.v1beta1.DeviceCounterConsumption
-    TypeDef { name: "DeviceCounterConsumption", fields: &[
+    // 531
+    TypeDef { name: "CapacityRequestPolicyRange", definition: "io.k8s.api.resource.v1beta1.CapacityRequestPolicyRange", fields: &[] },
+    // 532
+    TypeDef { name: "DeviceCounterConsumption", definition: "io.k8s.api.resource.v1beta1.DeviceCounterConsumption", fields: &[
         f("counters", Map(&Struct(533)), "", ""),
     ] },
-    // 533 k8s.io.api.resource.v1beta1.Counter
-    TypeDef { name: "Counter", fields: &[] },
-    // 534 k8s.io.api.resource.v1beta1.DeviceTaint
-    TypeDef { name: "DeviceTaint", fields: &[] },
-    // 535 k8s.io.api.resource.v1beta1.CounterSet
-    TypeDef { name: "CounterSet", fields: &[
+    // 533
+    TypeDef { name: "Counter", definition: "io.k8s.api.resource.v1beta1.Counter", fields: &[] },
+    // 534
+    TypeDef { name: "DeviceTaint", definition: "io.k8s.api.resource.v1beta1.DeviceTaint", fields: &[] },
+    // 535
+    TypeDef { name: "CounterSet", definition: "io.k8s.api.resource.v1beta1.CounterSet", fields: &[
         f("counters", Map(&Struct(533)), "", ""),
     ] },
-    // 536 k8s.io.api.resource.v1beta2.DeviceClass
-    TypeDef { name: "DeviceClass", fields: &[
+    // 536
+    TypeDef { name: "DeviceClass", definition: "io.k8s.api.resource.v1beta2.DeviceClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(537), "", ""),
     ] },
-    // 537 k8s.io.api.resource.v1beta2.DeviceClassSpec
-    TypeDef { name: "DeviceClassSpec", fields: &[
+    // 537
+    TypeDef { name: "DeviceClassSpec", definition: "io.k8s.api.resource.v1beta2.DeviceClassSpec", fields: &[
         f("selectors", List(&Struct(538)), "", ""),
         f("config", List(&Struct(540)), "", ""),
     ] },
-    // 538 k8s.io.api.resource.v1beta2.DeviceSelector
-    TypeDef { name: "DeviceSelector", fields: &[
+    // 538
+    TypeDef { name: "DeviceSelector", definition: "io.k8s.api.resource.v1beta2.DeviceSelector", fields: &[
         f("cel", Struct(539), "", ""),
     ] },
-    // 539 k8s.io.api.resource.v1beta2.CELDeviceSelector
-    TypeDef { name: "CELDeviceSelector", fields: &[] },
-    // 540 k8s.io.api.resource.v1beta2.DeviceClassConfiguration
-    TypeDef { name: "DeviceClassConfiguration", fields: &[
+    // 539
+    TypeDef { name: "CELDeviceSelector", definition: "io.k8s.api.resource.v1beta2.CELDeviceSelector", fields: &[] },
+    // 540
+    TypeDef { name: "DeviceClassConfiguration", definition: "io.k8s.api.resource.v1beta2.DeviceClassConfiguration", fields: &[
         f("opaque", Struct(541), "", ""),
     ] },
-    // 541 k8s.io.api.resource.v1beta2.OpaqueDeviceConfiguration
-    TypeDef { name: "OpaqueDeviceConfiguration", fields: &[
+    // 541
+    TypeDef { name: "OpaqueDeviceConfiguration", definition: "io.k8s.api.resource.v1beta2.OpaqueDeviceConfiguration", fields: &[
         f("parameters", Opaque("RawExtension"), "", ""),
     ] },
-    // 542 k8s.io.api.resource.v1beta2.ResourceClaim
-    TypeDef { name: "ResourceClaim", fields: &[
+    // 542
+    TypeDef { name: "ResourceClaim", definition: "io.k8s.api.resource.v1beta2.ResourceClaim", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(543), "", ""),
         f("status", Struct(552), "", ""),
     ] },
-    // 543 k8s.io.api.resource.v1beta2.ResourceClaimSpec
-    TypeDef { name: "ResourceClaimSpec", fields: &[
+    // 543
+    TypeDef { name: "ResourceClaimSpec", definition: "io.k8s.api.resource.v1beta2.ResourceClaimSpec", fields: &[
         f("devices", Struct(544), "", ""),
     ] },
-    // 544 k8s.io.api.resource.v1beta2.DeviceClaim
-    TypeDef { name: "DeviceClaim", fields: &[
+    // 544
+    TypeDef { name: "DeviceClaim", definition: "io.k8s.api.resource.v1beta2.DeviceClaim", fields: &[
         f("requests", List(&Struct(545)), "", ""),
         f("constraints", List(&Struct(550)), "", ""),
         f("config", List(&Struct(551)), "", ""),
     ] },
-    // 545 k8s.io.api.resource.v1beta2.DeviceRequest
-    TypeDef { name: "DeviceRequest", fields: &[
+    // 545
+    TypeDef { name: "DeviceRequest", definition: "io.k8s.api.resource.v1beta2.DeviceRequest", fields: &[
         f("exactly", Struct(546), "", ""),
         f("firstAvailable", List(&Struct(549)), "", ""),
     ] },
-    // 546 k8s.io.api.resource.v1beta2.ExactDeviceRequest
-    TypeDef { name: "ExactDeviceRequest", fields: &[
+    // 546
+    TypeDef { name: "ExactDeviceRequest", definition: "io.k8s.api.resource.v1beta2.ExactDeviceRequest", fields: &[
         f("selectors", List(&Struct(538)), "", ""),
         f("tolerations", List(&Struct(547)), "", ""),
         f("capacity", Struct(548), "", ""),
     ] },
-    // 547 k8s.io.api.resource.v1beta2.DeviceToleration
-    TypeDef { name: "DeviceToleration", fields: &[] },
-    // 548 k8s.io.api.resource.v1beta2.CapacityRequirements
-    TypeDef { name: "CapacityRequirements", fields: &[
+    // 547
+    TypeDef { name: "DeviceToleration", definition: "io.k8s.api.resource.v1beta2.DeviceToleration", fields: &[] },
+    // 548
+    TypeDef { name: "CapacityRequirements", definition: "io.k8s.api.resource.v1beta2.CapacityRequirements", fields: &[
         f("requests", Map(&Scalar), "", ""),
     ] },
-    // 549 k8s.io.api.resource.v1beta2.DeviceSubRequest
-    TypeDef { name: "DeviceSubRequest", fields: &[
+    // 549
+    TypeDef { name: "DeviceSubRequest", definition: "io.k8s.api.resource.v1beta2.DeviceSubRequest", fields: &[
         f("selectors", List(&Struct(538)), "", ""),
         f("tolerations", List(&Struct(547)), "", ""),
         f("capacity", Struct(548), "", ""),
     ] },
-    // 550 k8s.io.api.resource.v1beta2.DeviceConstraint
-    TypeDef { name: "DeviceConstraint", fields: &[
+    // 550
+    TypeDef { name: "DeviceConstraint", definition: "io.k8s.api.resource.v1beta2.DeviceConstraint", fields: &[
         f("requests", List(&Scalar), "", ""),
     ] },
-    // 551 k8s.io.api.resource.v1beta2.DeviceClaimConfiguration
-    TypeDef { name: "DeviceClaimConfiguration", fields: &[
+    // 551
+    TypeDef { name: "DeviceClaimConfiguration", definition: "io.k8s.api.resource.v1beta2.DeviceClaimConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(541), "", ""),
     ] },
-    // 552 k8s.io.api.resource.v1beta2.ResourceClaimStatus
-    TypeDef { name: "ResourceClaimStatus", fields: &[
+    // 552
+    TypeDef { name: "ResourceClaimStatus", definition: "io.k8s.api.resource.v1beta2.ResourceClaimStatus", fields: &[
         f("allocation", Struct(553), "", ""),
         f("reservedFor", List(&Struct(557)), "merge", "uid"),
         f("devices", List(&Struct(558)), "", ""),
     ] },
-    // 553 k8s.io.api.resource.v1beta2.AllocationResult
-    TypeDef { name: "AllocationResult", fields: &[
+    // 553
+    TypeDef { name: "AllocationResult", definition: "io.k8s.api.resource.v1beta2.AllocationResult", fields: &[
         f("devices", Struct(554), "", ""),
         f("nodeSelector", Struct(149), "", ""),
     ] },
-    // 554 k8s.io.api.resource.v1beta2.DeviceAllocationResult
-    TypeDef { name: "DeviceAllocationResult", fields: &[
+    // 554
+    TypeDef { name: "DeviceAllocationResult", definition: "io.k8s.api.resource.v1beta2.DeviceAllocationResult", fields: &[
         f("results", List(&Struct(555)), "", ""),
         f("config", List(&Struct(556)), "", ""),
     ] },
-    // 555 k8s.io.api.resource.v1beta2.DeviceRequestAllocationResult
-    TypeDef { name: "DeviceRequestAllocationResult", fields: &[
+    // 555
+    TypeDef { name: "DeviceRequestAllocationResult", definition: "io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult", fields: &[
         f("tolerations", List(&Struct(547)), "", ""),
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
         f("consumedCapacity", Map(&Scalar), "", ""),
     ] },
-    // 556 k8s.io.api.resource.v1beta2.DeviceAllocationConfiguration
-    TypeDef { name: "DeviceAllocationConfiguration", fields: &[
+    // 556
+    TypeDef { name: "DeviceAllocationConfiguration", definition: "io.k8s.api.resource.v1beta2.DeviceAllocationConfiguration", fields: &[
         f("requests", List(&Scalar), "", ""),
         f("opaque", Struct(541), "", ""),
     ] },
-    // 557 k8s.io.api.resource.v1beta2.ResourceClaimConsumerReference
-    TypeDef { name: "ResourceClaimConsumerReference", fields: &[] },
-    // 558 k8s.io.api.resource.v1beta2.AllocatedDeviceStatus
-    TypeDef { name: "AllocatedDeviceStatus", fields: &[
+    // 557
+    TypeDef { name: "ResourceClaimConsumerReference", definition: "io.k8s.api.resource.v1beta2.ResourceClaimConsumerReference", fields: &[] },
+    // 558
+    TypeDef { name: "AllocatedDeviceStatus", definition: "io.k8s.api.resource.v1beta2.AllocatedDeviceStatus", fields: &[
         f("conditions", List(&Struct(22)), "", ""),
         f("data", Opaque("RawExtension"), "", ""),
         f("networkData", Struct(559), "", ""),
     ] },
-    // 559 k8s.io.api.resource.v1beta2.NetworkDeviceData
-    TypeDef { name: "NetworkDeviceData", fields: &[
+    // 559
+    TypeDef { name: "NetworkDeviceData", definition: "io.k8s.api.resource.v1beta2.NetworkDeviceData", fields: &[
         f("ips", List(&Scalar), "", ""),
     ] },
-    // 560 k8s.io.api.resource.v1beta2.ResourceClaimTemplate
-    TypeDef { name: "ResourceClaimTemplate", fields: &[
+    // 560
+    TypeDef { name: "ResourceClaimTemplate", definition: "io.k8s.api.resource.v1beta2.ResourceClaimTemplate", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(561), "", ""),
     ] },
-    // 561 k8s.io.api.resource.v1beta2.ResourceClaimTemplateSpec
-    TypeDef { name: "ResourceClaimTemplateSpec", fields: &[
+    // 561
+    TypeDef { name: "ResourceClaimTemplateSpec", definition: "io.k8s.api.resource.v1beta2.ResourceClaimTemplateSpec", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(543), "", ""),
     ] },
-    // 562 k8s.io.api.resource.v1beta2.ResourceSlice
-    TypeDef { name: "ResourceSlice", fields: &[
+    // 562
+    TypeDef { name: "ResourceSlice", definition: "io.k8s.api.resource.v1beta2.ResourceSlice", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(563), "", ""),
     ] },
-    // 563 k8s.io.api.resource.v1beta2.ResourceSliceSpec
-    TypeDef { name: "ResourceSliceSpec", fields: &[
+    // 563
+    TypeDef { name: "ResourceSliceSpec", definition: "io.k8s.api.resource.v1beta2.ResourceSliceSpec", fields: &[
         f("pool", Struct(564), "", ""),
         f("nodeSelector", Struct(149), "", ""),
         f("devices", List(&Struct(565)), "", ""),
         f("sharedCounters", List(&Struct(573)), "", ""),
     ] },
-    // 564 k8s.io.api.resource.v1beta2.ResourcePool
-    TypeDef { name: "ResourcePool", fields: &[] },
-    // 565 k8s.io.api.resource.v1beta2.Device
-    TypeDef { name: "Device", fields: &[
+    // 564
+    TypeDef { name: "ResourcePool", definition: "io.k8s.api.resource.v1beta2.ResourcePool", fields: &[] },
+    // 565
+    TypeDef { name: "Device", definition: "io.k8s.api.resource.v1beta2.Device", fields: &[
         f("attributes", Map(&Struct(566)), "", ""),
         f("capacity", Map(&Struct(567)), "", ""),
         f("consumesCounters", List(&Struct(570)), "", ""),
@@ -2493,186 +2493,186 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("bindingConditions", List(&Scalar), "", ""),
         f("bindingFailureConditions", List(&Scalar), "", ""),
     ] },
-    // 566 k8s.io.api.resource.v1beta2.DeviceAttribute
-    TypeDef { name: "DeviceAttribute", fields: &[] },
-    // 567 k8s.io.api.resource.v1beta2.DeviceCapacity
-    TypeDef { name: "DeviceCapacity", fields: &[
+    // 566
+    TypeDef { name: "DeviceAttribute", definition: "io.k8s.api.resource.v1beta2.DeviceAttribute", fields: &[] },
+    // 567
+    TypeDef { name: "DeviceCapacity", definition: "io.k8s.api.resource.v1beta2.DeviceCapacity", fields: &[
         f("requestPolicy", Struct(568), "", ""),
     ] },
-    // 568 k8s.io.api.resource.v1beta2.CapacityRequestPolicy
-    TypeDef { name: "CapacityRequestPolicy", fields: &[
+    // 568
+    TypeDef { name: "CapacityRequestPolicy", definition: "io.k8s.api.resource.v1beta2.CapacityRequestPolicy", fields: &[
         f("validValues", List(&Scalar), "", ""),
         f("validRange", Struct(569), "", ""),
     ] },
-    // 569 k8s.io.api.resource.v1beta2.CapacityRequestPolicyRange
-    TypeDef { name: "CapacityRequestPolicyRange", fields: &[] },
-    // 570 k8s.io.api.resource.v1beta2.DeviceCounterConsumption
-    TypeDef { name: "DeviceCounterConsumption", fields: &[
+    // 569
+    TypeDef { name: "CapacityRequestPolicyRange", definition: "io.k8s.api.resource.v1beta2.CapacityRequestPolicyRange", fields: &[] },
+    // 570
+    TypeDef { name: "DeviceCounterConsumption", definition: "io.k8s.api.resource.v1beta2.DeviceCounterConsumption", fields: &[
         f("counters", Map(&Struct(571)), "", ""),
     ] },
-    // 571 k8s.io.api.resource.v1beta2.Counter
-    TypeDef { name: "Counter", fields: &[] },
-    // 572 k8s.io.api.resource.v1beta2.DeviceTaint
-    TypeDef { name: "DeviceTaint", fields: &[] },
-    // 573 k8s.io.api.resource.v1beta2.CounterSet
-    TypeDef { name: "CounterSet", fields: &[
+    // 571
+    TypeDef { name: "Counter", definition: "io.k8s.api.resource.v1beta2.Counter", fields: &[] },
+    // 572
+    TypeDef { name: "DeviceTaint", definition: "io.k8s.api.resource.v1beta2.DeviceTaint", fields: &[] },
+    // 573
+    TypeDef { name: "CounterSet", definition: "io.k8s.api.resource.v1beta2.CounterSet", fields: &[
         f("counters", Map(&Struct(571)), "", ""),
     ] },
-    // 574 k8s.io.api.scheduling.v1.PriorityClass
-    TypeDef { name: "PriorityClass", fields: &[
+    // 574
+    TypeDef { name: "PriorityClass", definition: "io.k8s.api.scheduling.v1.PriorityClass", fields: &[
         f("metadata", Struct(1), "", ""),
     ] },
-    // 575 k8s.io.api.scheduling.v1alpha1.Workload
-    TypeDef { name: "Workload", fields: &[
+    // 575
+    TypeDef { name: "Workload", definition: "io.k8s.api.scheduling.v1alpha1.Workload", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(576), "", ""),
     ] },
-    // 576 k8s.io.api.scheduling.v1alpha1.WorkloadSpec
-    TypeDef { name: "WorkloadSpec", fields: &[
+    // 576
+    TypeDef { name: "WorkloadSpec", definition: "io.k8s.api.scheduling.v1alpha1.WorkloadSpec", fields: &[
         f("controllerRef", Struct(577), "", ""),
         f("podGroups", List(&Struct(578)), "", ""),
     ] },
-    // 577 k8s.io.api.scheduling.v1alpha1.TypedLocalObjectReference
-    TypeDef { name: "TypedLocalObjectReference", fields: &[] },
-    // 578 k8s.io.api.scheduling.v1alpha1.PodGroup
-    TypeDef { name: "PodGroup", fields: &[
+    // 577
+    TypeDef { name: "TypedLocalObjectReference", definition: "io.k8s.api.scheduling.v1alpha1.TypedLocalObjectReference", fields: &[] },
+    // 578
+    TypeDef { name: "PodGroup", definition: "io.k8s.api.scheduling.v1alpha1.PodGroup", fields: &[
         f("policy", Struct(579), "", ""),
     ] },
-    // 579 k8s.io.api.scheduling.v1alpha1.PodGroupPolicy
-    TypeDef { name: "PodGroupPolicy", fields: &[
+    // 579
+    TypeDef { name: "PodGroupPolicy", definition: "io.k8s.api.scheduling.v1alpha1.PodGroupPolicy", fields: &[
         f("basic", Struct(580), "", ""),
         f("gang", Struct(581), "", ""),
     ] },
-    // 580 k8s.io.api.scheduling.v1alpha1.BasicSchedulingPolicy
-    TypeDef { name: "BasicSchedulingPolicy", fields: &[] },
-    // 581 k8s.io.api.scheduling.v1alpha1.GangSchedulingPolicy
-    TypeDef { name: "GangSchedulingPolicy", fields: &[] },
-    // 582 k8s.io.api.storage.v1.CSIDriver
-    TypeDef { name: "CSIDriver", fields: &[
+    // 580
+    TypeDef { name: "BasicSchedulingPolicy", definition: "io.k8s.api.scheduling.v1alpha1.BasicSchedulingPolicy", fields: &[] },
+    // 581
+    TypeDef { name: "GangSchedulingPolicy", definition: "io.k8s.api.scheduling.v1alpha1.GangSchedulingPolicy", fields: &[] },
+    // 582
+    TypeDef { name: "CSIDriver", definition: "io.k8s.api.storage.v1.CSIDriver", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(583), "", ""),
     ] },
-    // 583 k8s.io.api.storage.v1.CSIDriverSpec
-    TypeDef { name: "CSIDriverSpec", fields: &[
+    // 583
+    TypeDef { name: "CSIDriverSpec", definition: "io.k8s.api.storage.v1.CSIDriverSpec", fields: &[
         f("volumeLifecycleModes", List(&Scalar), "", ""),
         f("tokenRequests", List(&Struct(584)), "", ""),
     ] },
-    // 584 k8s.io.api.storage.v1.TokenRequest
-    TypeDef { name: "TokenRequest", fields: &[] },
-    // 585 k8s.io.api.storage.v1.CSINode
-    TypeDef { name: "CSINode", fields: &[
+    // 584
+    TypeDef { name: "TokenRequest", definition: "io.k8s.api.storage.v1.TokenRequest", fields: &[] },
+    // 585
+    TypeDef { name: "CSINode", definition: "io.k8s.api.storage.v1.CSINode", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(586), "", ""),
     ] },
-    // 586 k8s.io.api.storage.v1.CSINodeSpec
-    TypeDef { name: "CSINodeSpec", fields: &[
+    // 586
+    TypeDef { name: "CSINodeSpec", definition: "io.k8s.api.storage.v1.CSINodeSpec", fields: &[
         f("drivers", List(&Struct(587)), "merge", "name"),
     ] },
-    // 587 k8s.io.api.storage.v1.CSINodeDriver
-    TypeDef { name: "CSINodeDriver", fields: &[
+    // 587
+    TypeDef { name: "CSINodeDriver", definition: "io.k8s.api.storage.v1.CSINodeDriver", fields: &[
         f("topologyKeys", List(&Scalar), "", ""),
         f("allocatable", Struct(588), "", ""),
     ] },
-    // 588 k8s.io.api.storage.v1.VolumeNodeResources
-    TypeDef { name: "VolumeNodeResources", fields: &[] },
-    // 589 k8s.io.api.storage.v1.CSIStorageCapacity
-    TypeDef { name: "CSIStorageCapacity", fields: &[
+    // 588
+    TypeDef { name: "VolumeNodeResources", definition: "io.k8s.api.storage.v1.VolumeNodeResources", fields: &[] },
+    // 589
+    TypeDef { name: "CSIStorageCapacity", definition: "io.k8s.api.storage.v1.CSIStorageCapacity", fields: &[
         f("metadata", Struct(1), "", ""),
         f("nodeTopology", Struct(8), "", ""),
     ] },
-    // 590 k8s.io.api.storage.v1.StorageClass
-    TypeDef { name: "StorageClass", fields: &[
+    // 590
+    TypeDef { name: "StorageClass", definition: "io.k8s.api.storage.v1.StorageClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("parameters", Map(&Scalar), "", ""),
         f("mountOptions", List(&Scalar), "", ""),
         f("allowedTopologies", List(&Struct(591)), "", ""),
     ] },
-    // 591 k8s.io.api.core.v1.TopologySelectorTerm
-    TypeDef { name: "TopologySelectorTerm", fields: &[
+    // 591
+    TypeDef { name: "TopologySelectorTerm", definition: "io.k8s.api.core.v1.TopologySelectorTerm", fields: &[
         f("matchLabelExpressions", List(&Struct(592)), "", ""),
     ] },
-    // 592 k8s.io.api.core.v1.TopologySelectorLabelRequirement
-    TypeDef { name: "TopologySelectorLabelRequirement", fields: &[
+    // 592
+    TypeDef { name: "TopologySelectorLabelRequirement", definition: "io.k8s.api.core.v1.TopologySelectorLabelRequirement", fields: &[
         f("values", List(&Scalar), "", ""),
     ] },
-    // 593 k8s.io.api.storage.v1.VolumeAttachment
-    TypeDef { name: "VolumeAttachment", fields: &[
+    // 593
+    TypeDef { name: "VolumeAttachment", definition: "io.k8s.api.storage.v1.VolumeAttachment", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(594), "", ""),
         f("status", Struct(596), "", ""),
     ] },
-    // 594 k8s.io.api.storage.v1.VolumeAttachmentSpec
-    TypeDef { name: "VolumeAttachmentSpec", fields: &[
+    // 594
+    TypeDef { name: "VolumeAttachmentSpec", definition: "io.k8s.api.storage.v1.VolumeAttachmentSpec", fields: &[
         f("source", Struct(595), "", ""),
     ] },
-    // 595 k8s.io.api.storage.v1.VolumeAttachmentSource
-    TypeDef { name: "VolumeAttachmentSource", fields: &[
+    // 595
+    TypeDef { name: "VolumeAttachmentSource", definition: "io.k8s.api.storage.v1.VolumeAttachmentSource", fields: &[
         f("inlineVolumeSpec", Struct(319), "", ""),
     ] },
-    // 596 k8s.io.api.storage.v1.VolumeAttachmentStatus
-    TypeDef { name: "VolumeAttachmentStatus", fields: &[
+    // 596
+    TypeDef { name: "VolumeAttachmentStatus", definition: "io.k8s.api.storage.v1.VolumeAttachmentStatus", fields: &[
         f("attachmentMetadata", Map(&Scalar), "", ""),
         f("attachError", Struct(597), "", ""),
         f("detachError", Struct(597), "", ""),
     ] },
-    // 597 k8s.io.api.storage.v1.VolumeError
-    TypeDef { name: "VolumeError", fields: &[] },
-    // 598 k8s.io.api.storage.v1.VolumeAttributesClass
-    TypeDef { name: "VolumeAttributesClass", fields: &[
+    // 597
+    TypeDef { name: "VolumeError", definition: "io.k8s.api.storage.v1.VolumeError", fields: &[] },
+    // 598
+    TypeDef { name: "VolumeAttributesClass", definition: "io.k8s.api.storage.v1.VolumeAttributesClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("parameters", Map(&Scalar), "", ""),
     ] },
-    // 599 k8s.io.api.storage.v1beta1.VolumeAttributesClass
-    TypeDef { name: "VolumeAttributesClass", fields: &[
+    // 599
+    TypeDef { name: "VolumeAttributesClass", definition: "io.k8s.api.storage.v1beta1.VolumeAttributesClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("parameters", Map(&Scalar), "", ""),
     ] },
-    // 600 k8s.io.api.storagemigration.v1beta1.StorageVersionMigration
-    TypeDef { name: "StorageVersionMigration", fields: &[
+    // 600
+    TypeDef { name: "StorageVersionMigration", definition: "io.k8s.api.storagemigration.v1beta1.StorageVersionMigration", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(601), "", ""),
         f("status", Struct(603), "", ""),
     ] },
-    // 601 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationSpec
-    TypeDef { name: "StorageVersionMigrationSpec", fields: &[
+    // 601
+    TypeDef { name: "StorageVersionMigrationSpec", definition: "io.k8s.api.storagemigration.v1beta1.StorageVersionMigrationSpec", fields: &[
         f("resource", Struct(602), "", ""),
     ] },
-    // 602 k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource
-    TypeDef { name: "GroupResource", fields: &[] },
-    // 603 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationStatus
-    TypeDef { name: "StorageVersionMigrationStatus", fields: &[
+    // 602
+    TypeDef { name: "GroupResource", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.GroupResource", fields: &[] },
+    // 603
+    TypeDef { name: "StorageVersionMigrationStatus", definition: "io.k8s.api.storagemigration.v1beta1.StorageVersionMigrationStatus", fields: &[
         f("conditions", List(&Struct(22)), "merge", "type"),
     ] },
-    // 604 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition
-    TypeDef { name: "CustomResourceDefinition", fields: &[
+    // 604
+    TypeDef { name: "CustomResourceDefinition", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(605), "", ""),
         f("status", Struct(621), "", ""),
     ] },
-    // 605 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionSpec
-    TypeDef { name: "CustomResourceDefinitionSpec", fields: &[
+    // 605
+    TypeDef { name: "CustomResourceDefinitionSpec", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionSpec", fields: &[
         f("names", Struct(606), "", ""),
         f("versions", List(&Struct(607)), "", ""),
         f("conversion", Struct(617), "", ""),
     ] },
-    // 606 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames
-    TypeDef { name: "CustomResourceDefinitionNames", fields: &[
+    // 606
+    TypeDef { name: "CustomResourceDefinitionNames", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames", fields: &[
         f("shortNames", List(&Scalar), "", ""),
         f("categories", List(&Scalar), "", ""),
     ] },
-    // 607 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion
-    TypeDef { name: "CustomResourceDefinitionVersion", fields: &[
+    // 607
+    TypeDef { name: "CustomResourceDefinitionVersion", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion", fields: &[
         f("schema", Struct(608), "", ""),
         f("subresources", Struct(612), "", ""),
         f("additionalPrinterColumns", List(&Struct(615)), "", ""),
         f("selectableFields", List(&Struct(616)), "", ""),
     ] },
-    // 608 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceValidation
-    TypeDef { name: "CustomResourceValidation", fields: &[
+    // 608
+    TypeDef { name: "CustomResourceValidation", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceValidation", fields: &[
         f("openAPIV3Schema", Struct(609), "", ""),
     ] },
-    // 609 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps
-    TypeDef { name: "JSONSchemaProps", fields: &[
+    // 609
+    TypeDef { name: "JSONSchemaProps", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps", fields: &[
         f("default", Opaque("JSON"), "", ""),
         f("enum", List(&Opaque("JSON")), "", ""),
         f("required", List(&Scalar), "", ""),
@@ -2692,119 +2692,119 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("x-kubernetes-list-map-keys", List(&Scalar), "", ""),
         f("x-kubernetes-validations", List(&Struct(611)), "merge", "rule"),
     ] },
-    // 610 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.ExternalDocumentation
-    TypeDef { name: "ExternalDocumentation", fields: &[] },
-    // 611 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.ValidationRule
-    TypeDef { name: "ValidationRule", fields: &[] },
-    // 612 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresources
-    TypeDef { name: "CustomResourceSubresources", fields: &[
+    // 610
+    TypeDef { name: "ExternalDocumentation", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ExternalDocumentation", fields: &[] },
+    // 611
+    TypeDef { name: "ValidationRule", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ValidationRule", fields: &[] },
+    // 612
+    TypeDef { name: "CustomResourceSubresources", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresources", fields: &[
         f("status", Struct(613), "", ""),
         f("scale", Struct(614), "", ""),
     ] },
-    // 613 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceStatus
-    TypeDef { name: "CustomResourceSubresourceStatus", fields: &[] },
-    // 614 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceScale
-    TypeDef { name: "CustomResourceSubresourceScale", fields: &[] },
-    // 615 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceColumnDefinition
-    TypeDef { name: "CustomResourceColumnDefinition", fields: &[] },
-    // 616 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.SelectableField
-    TypeDef { name: "SelectableField", fields: &[] },
-    // 617 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceConversion
-    TypeDef { name: "CustomResourceConversion", fields: &[
+    // 613
+    TypeDef { name: "CustomResourceSubresourceStatus", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceStatus", fields: &[] },
+    // 614
+    TypeDef { name: "CustomResourceSubresourceScale", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceScale", fields: &[] },
+    // 615
+    TypeDef { name: "CustomResourceColumnDefinition", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceColumnDefinition", fields: &[] },
+    // 616
+    TypeDef { name: "SelectableField", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.SelectableField", fields: &[] },
+    // 617
+    TypeDef { name: "CustomResourceConversion", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceConversion", fields: &[
         f("webhook", Struct(618), "", ""),
     ] },
-    // 618 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.WebhookConversion
-    TypeDef { name: "WebhookConversion", fields: &[
+    // 618
+    TypeDef { name: "WebhookConversion", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookConversion", fields: &[
         f("clientConfig", Struct(619), "", ""),
         f("conversionReviewVersions", List(&Scalar), "", ""),
     ] },
-    // 619 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.WebhookClientConfig
-    TypeDef { name: "WebhookClientConfig", fields: &[
+    // 619
+    TypeDef { name: "WebhookClientConfig", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookClientConfig", fields: &[
         f("service", Struct(620), "", ""),
     ] },
-    // 620 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.ServiceReference
-    TypeDef { name: "ServiceReference", fields: &[] },
-    // 621 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus
-    TypeDef { name: "CustomResourceDefinitionStatus", fields: &[
+    // 620
+    TypeDef { name: "ServiceReference", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ServiceReference", fields: &[] },
+    // 621
+    TypeDef { name: "CustomResourceDefinitionStatus", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus", fields: &[
         f("conditions", List(&Struct(622)), "", ""),
         f("acceptedNames", Struct(606), "", ""),
         f("storedVersions", List(&Scalar), "", ""),
     ] },
-    // 622 k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition
-    TypeDef { name: "CustomResourceDefinitionCondition", fields: &[] },
-    // 623 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup
-    TypeDef { name: "APIGroup", fields: &[
+    // 622
+    TypeDef { name: "CustomResourceDefinitionCondition", definition: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition", fields: &[] },
+    // 623
+    TypeDef { name: "APIGroup", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup", fields: &[
         f("versions", List(&Struct(624)), "", ""),
         f("preferredVersion", Struct(624), "", ""),
         f("serverAddressByClientCIDRs", List(&Struct(625)), "", ""),
     ] },
-    // 624 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery
-    TypeDef { name: "GroupVersionForDiscovery", fields: &[] },
-    // 625 k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR
-    TypeDef { name: "ServerAddressByClientCIDR", fields: &[] },
-    // 626 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList
-    TypeDef { name: "APIGroupList", fields: &[
+    // 624
+    TypeDef { name: "GroupVersionForDiscovery", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery", fields: &[] },
+    // 625
+    TypeDef { name: "ServerAddressByClientCIDR", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR", fields: &[] },
+    // 626
+    TypeDef { name: "APIGroupList", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroupList", fields: &[
         f("groups", List(&Struct(623)), "", ""),
     ] },
-    // 627 k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList
-    TypeDef { name: "APIResourceList", fields: &[
+    // 627
+    TypeDef { name: "APIResourceList", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList", fields: &[
         f("resources", List(&Struct(628)), "", ""),
     ] },
-    // 628 k8s.io.apimachinery.pkg.apis.meta.v1.APIResource
-    TypeDef { name: "APIResource", fields: &[
+    // 628
+    TypeDef { name: "APIResource", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.APIResource", fields: &[
         f("verbs", List(&Scalar), "", ""),
         f("shortNames", List(&Scalar), "", ""),
         f("categories", List(&Scalar), "", ""),
     ] },
-    // 629 k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions
-    TypeDef { name: "APIVersions", fields: &[
+    // 629
+    TypeDef { name: "APIVersions", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions", fields: &[
         f("versions", List(&Scalar), "", ""),
         f("serverAddressByClientCIDRs", List(&Struct(625)), "", ""),
     ] },
-    // 630 k8s.io.apimachinery.pkg.apis.meta.v1.Status
-    TypeDef { name: "Status", fields: &[
+    // 630
+    TypeDef { name: "Status", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.Status", fields: &[
         f("metadata", Struct(631), "", ""),
         f("details", Struct(632), "", ""),
     ] },
-    // 631 k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta
-    TypeDef { name: "ListMeta", fields: &[] },
-    // 632 k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails
-    TypeDef { name: "StatusDetails", fields: &[
+    // 631
+    TypeDef { name: "ListMeta", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", fields: &[] },
+    // 632
+    TypeDef { name: "StatusDetails", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.StatusDetails", fields: &[
         f("causes", List(&Struct(633)), "", ""),
     ] },
-    // 633 k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause
-    TypeDef { name: "StatusCause", fields: &[] },
-    // 634 k8s.io.kube_aggregator.pkg.apis.apiregistration.v1.APIService
-    TypeDef { name: "APIService", fields: &[
+    // 633
+    TypeDef { name: "StatusCause", definition: "io.k8s.apimachinery.pkg.apis.meta.v1.StatusCause", fields: &[] },
+    // 634
+    TypeDef { name: "APIService", definition: "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(635), "", ""),
         f("status", Struct(637), "", ""),
     ] },
-    // 635 k8s.io.kube_aggregator.pkg.apis.apiregistration.v1.APIServiceSpec
-    TypeDef { name: "APIServiceSpec", fields: &[
+    // 635
+    TypeDef { name: "APIServiceSpec", definition: "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec", fields: &[
         f("service", Struct(636), "", ""),
     ] },
-    // 636 k8s.io.kube_aggregator.pkg.apis.apiregistration.v1.ServiceReference
-    TypeDef { name: "ServiceReference", fields: &[] },
-    // 637 k8s.io.kube_aggregator.pkg.apis.apiregistration.v1.APIServiceStatus
-    TypeDef { name: "APIServiceStatus", fields: &[
+    // 636
+    TypeDef { name: "ServiceReference", definition: "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.ServiceReference", fields: &[] },
+    // 637
+    TypeDef { name: "APIServiceStatus", definition: "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus", fields: &[
         f("conditions", List(&Struct(638)), "merge", "type"),
     ] },
-    // 638 k8s.io.kube_aggregator.pkg.apis.apiregistration.v1.APIServiceCondition
-    TypeDef { name: "APIServiceCondition", fields: &[] },
-    // 639 k8s.io.api.storage.v1alpha1.VolumeAttributesClass
-    TypeDef { name: "VolumeAttributesClass", fields: &[
+    // 638
+    TypeDef { name: "APIServiceCondition", definition: "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceCondition", fields: &[] },
+    // 639
+    TypeDef { name: "VolumeAttributesClass", definition: "io.k8s.api.storage.v1alpha1.VolumeAttributesClass", fields: &[
         f("metadata", Struct(1), "", ""),
         f("parameters", Map(&Scalar), "", ""),
     ] },
-    // 640 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy
-    TypeDef { name: "ValidatingAdmissionPolicy", fields: &[
+    // 640
+    TypeDef { name: "ValidatingAdmissionPolicy", definition: "io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(641), "", ""),
         f("status", Struct(644), "", ""),
     ] },
-    // 641 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec
-    TypeDef { name: "ValidatingAdmissionPolicySpec", fields: &[
+    // 641
+    TypeDef { name: "ValidatingAdmissionPolicySpec", definition: "io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec", fields: &[
         f("paramKind", Struct(43), "", ""),
         f("matchConstraints", Struct(44), "", ""),
         f("validations", List(&Struct(642)), "", ""),
@@ -2812,28 +2812,28 @@ pub(super) static TYPES: [TypeDef; 649] = [
         f("matchConditions", List(&Struct(50)), "merge", "name"),
         f("variables", List(&Struct(46)), "merge", "name"),
     ] },
-    // 642 k8s.io.api.admissionregistration.v1beta1.Validation
-    TypeDef { name: "Validation", fields: &[] },
-    // 643 k8s.io.api.admissionregistration.v1beta1.AuditAnnotation
-    TypeDef { name: "AuditAnnotation", fields: &[] },
-    // 644 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus
-    TypeDef { name: "ValidatingAdmissionPolicyStatus", fields: &[
+    // 642
+    TypeDef { name: "Validation", definition: "io.k8s.api.admissionregistration.v1beta1.Validation", fields: &[] },
+    // 643
+    TypeDef { name: "AuditAnnotation", definition: "io.k8s.api.admissionregistration.v1beta1.AuditAnnotation", fields: &[] },
+    // 644
+    TypeDef { name: "ValidatingAdmissionPolicyStatus", definition: "io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus", fields: &[
         f("typeChecking", Struct(645), "", ""),
         f("conditions", List(&Struct(22)), "", ""),
     ] },
-    // 645 k8s.io.api.admissionregistration.v1beta1.TypeChecking
-    TypeDef { name: "TypeChecking", fields: &[
+    // 645
+    TypeDef { name: "TypeChecking", definition: "io.k8s.api.admissionregistration.v1beta1.TypeChecking", fields: &[
         f("expressionWarnings", List(&Struct(646)), "", ""),
     ] },
-    // 646 k8s.io.api.admissionregistration.v1beta1.ExpressionWarning
-    TypeDef { name: "ExpressionWarning", fields: &[] },
-    // 647 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding
-    TypeDef { name: "ValidatingAdmissionPolicyBinding", fields: &[
+    // 646
+    TypeDef { name: "ExpressionWarning", definition: "io.k8s.api.admissionregistration.v1beta1.ExpressionWarning", fields: &[] },
+    // 647
+    TypeDef { name: "ValidatingAdmissionPolicyBinding", definition: "io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding", fields: &[
         f("metadata", Struct(1), "", ""),
         f("spec", Struct(648), "", ""),
     ] },
-    // 648 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec
-    TypeDef { name: "ValidatingAdmissionPolicyBindingSpec", fields: &[
+    // 648
+    TypeDef { name: "ValidatingAdmissionPolicyBindingSpec", definition: "io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec", fields: &[
         f("paramRef", Struct(53), "", ""),
         f("matchResources", Struct(44), "", ""),
         f("validationActions", List(&Scalar), "", ""),

@@ -34,15 +34,27 @@ pub(super) struct Field {
     pub merge_key: &'static str,
 }
 
-pub(super) const fn f(json: &'static str, ty: Ty, strategy: &'static str, merge_key: &'static str) -> Field {
-    Field { json, ty, strategy, merge_key }
+pub(super) const fn f(
+    json: &'static str,
+    ty: Ty,
+    strategy: &'static str,
+    merge_key: &'static str,
+) -> Field {
+    Field {
+        json,
+        ty,
+        strategy,
+        merge_key,
+    }
 }
 
-/// A struct type: its Go name and its object- or array-valued fields in declaration order
-/// (embedded structs' fields in place, as Go's JSON encoding promotes them).
+/// A struct type: its Go name, its OpenAPI definition name and its object- or array-valued
+/// fields in declaration order (embedded structs' fields in place, as Go's JSON encoding
+/// promotes them).
 #[derive(Debug)]
 pub(super) struct TypeDef {
     pub name: &'static str,
+    pub definition: &'static str,
     pub fields: &'static [Field],
 }
 
@@ -62,7 +74,10 @@ impl PatchMeta {
             [one] if *one == "retainKeys" => Ok(""),
             [one] => Ok(one),
             ["retainKeys", other] | [other, "retainKeys"] => Ok(other),
-            _ => Err(SmpError(format!("unexpected patch strategy: [{}]", parts.join(" ")))),
+            _ => Err(SmpError(format!(
+                "unexpected patch strategy: [{}]",
+                parts.join(" ")
+            ))),
         }
     }
 }
@@ -82,6 +97,19 @@ pub fn supports(group: &str, version: &str, kind: &str) -> bool {
     root(group, version, kind).is_some()
 }
 
+/// Every field with a patch strategy, as the OpenAPI extensions name it:
+/// (definition, e.g. `io.k8s.api.core.v1.PodSpec`; field; `x-kubernetes-patch-strategy`;
+/// `x-kubernetes-patch-merge-key`, "" when none).
+pub fn patch_strategies(
+) -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str)> {
+    TYPES.iter().flat_map(|t| {
+        t.fields
+            .iter()
+            .filter(|f| !f.strategy.is_empty() || !f.merge_key.is_empty())
+            .map(move |f| (t.definition, f.json, f.strategy, f.merge_key))
+    })
+}
+
 impl Ty {
     /// Go's `reflect.Kind` name of the type, for error messages.
     pub fn kind_name(&self) -> &'static str {
@@ -99,13 +127,29 @@ impl Ty {
         match self {
             Ty::Struct(i) => {
                 let fields = TYPES[usize::from(*i)].fields;
-                Ok(fields.iter().find(|f| f.json == key).or_else(|| fields.iter().find(|f| f.json.eq_ignore_ascii_case(key))))
+                Ok(fields
+                    .iter()
+                    .find(|f| f.json == key)
+                    .or_else(|| fields.iter().find(|f| f.json.eq_ignore_ascii_case(key))))
             }
-            Ty::Opaque(name) => Err(SmpError(format!("unable to find api field in struct {name} for the json field {key:?}"))),
-            other => Err(SmpError(format!(
+            other => Err(other.unknown_field(key)),
+        }
+    }
+
+    /// The error apimachinery gives for a field its Go type lacks.
+    pub fn unknown_field(&self, key: &str) -> SmpError {
+        match self {
+            Ty::Struct(i) => SmpError(format!(
+                "unable to find api field in struct {} for the json field {key:?}",
+                TYPES[usize::from(*i)].name
+            )),
+            Ty::Opaque(name) => SmpError(format!(
+                "unable to find api field in struct {name} for the json field {key:?}"
+            )),
+            other => SmpError(format!(
                 "merging an object in json but data type is not struct, instead is: {}",
                 other.kind_name()
-            ))),
+            )),
         }
     }
 
@@ -114,17 +158,36 @@ impl Ty {
     /// does not know: apimachinery would never meet one, since the current object comes from
     /// a Go struct; the merge then takes the patch's value, as for a field the object lacks.
     pub fn lookup_struct(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
-        Ok(self.field(key)?.map(|f| (f.ty, PatchMeta { strategy: f.strategy, merge_key: f.merge_key })))
+        Ok(self.field(key)?.map(|f| {
+            (
+                f.ty,
+                PatchMeta {
+                    strategy: f.strategy,
+                    merge_key: f.merge_key,
+                },
+            )
+        }))
     }
 
     /// The element type and patch metadata of the list field `key`
     /// (`LookupPatchMetadataForSlice`). `None` as for [`Ty::lookup_struct`].
     pub fn lookup_slice(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
-        let Some(f) = self.field(key)? else { return Ok(None) };
+        let Some(f) = self.field(key)? else {
+            return Ok(None);
+        };
         match f.ty {
             Ty::List(Ty::List(_)) => Err(SmpError("unexpected slice of slice".into())),
-            Ty::List(elem) => Ok(Some((*elem, PatchMeta { strategy: f.strategy, merge_key: f.merge_key }))),
-            _ => Err(SmpError(format!("expected slice or array type, but got: {}", self.kind_name()))),
+            Ty::List(elem) => Ok(Some((
+                *elem,
+                PatchMeta {
+                    strategy: f.strategy,
+                    merge_key: f.merge_key,
+                },
+            ))),
+            _ => Err(SmpError(format!(
+                "expected slice or array type, but got: {}",
+                self.kind_name()
+            ))),
         }
     }
 }
@@ -136,11 +199,11 @@ mod tests {
     fn meta(ty: Ty, path: &[&str]) -> (Ty, PatchMeta) {
         let mut cur = (ty, PatchMeta::default());
         for key in path {
-            cur = match cur.0 {
-                Ty::Struct(_) => cur.0.lookup_struct(key).unwrap().unwrap(),
-                Ty::List(elem) => (*elem, cur.1),
-                other => panic!("{other:?} at {key}"),
+            let parent = match cur.0 {
+                Ty::List(elem) => *elem,
+                other => other,
             };
+            cur = parent.lookup_struct(key).unwrap().unwrap();
         }
         cur
     }
@@ -159,7 +222,11 @@ mod tests {
             (&["spec", "containers", "ports"], "merge", "containerPort"),
             (&["spec", "containers", "env"], "merge", "name"),
             (&["spec", "containers", "envFrom"], "", ""),
-            (&["spec", "containers", "volumeMounts"], "merge", "mountPath"),
+            (
+                &["spec", "containers", "volumeMounts"],
+                "merge",
+                "mountPath",
+            ),
             (&["spec", "ephemeralContainers", "env"], "merge", "name"),
             (&["metadata", "ownerReferences"], "merge", "uid"),
             (&["metadata", "finalizers"], "merge", ""),
@@ -176,15 +243,29 @@ mod tests {
         let deploy = root("apps", "v1", "Deployment").unwrap();
         assert_eq!(meta(deploy, &["status", "conditions"]).1.merge_key, "type");
         assert_eq!(meta(deploy, &["spec", "strategy"]).1.strategy, "retainKeys");
-        assert_eq!(meta(deploy, &["spec", "template", "spec", "containers", "env"]).1.merge_key, "name");
+        assert_eq!(
+            meta(deploy, &["spec", "template", "spec", "containers", "env"])
+                .1
+                .merge_key,
+            "name"
+        );
     }
 
     #[test]
     fn built_in_kinds_are_supported_and_custom_resources_are_not() {
-        for (g, v, k) in [("", "v1", "ConfigMap"), ("apps", "v1", "StatefulSet"), ("batch", "v1", "CronJob"), ("policy", "v1", "PodDisruptionBudget")] {
+        for (g, v, k) in [
+            ("", "v1", "ConfigMap"),
+            ("apps", "v1", "StatefulSet"),
+            ("batch", "v1", "CronJob"),
+            ("policy", "v1", "PodDisruptionBudget"),
+        ] {
             assert!(supports(g, v, k), "{g}/{v} {k}");
         }
-        assert!(supports("apiextensions.k8s.io", "v1", "CustomResourceDefinition"));
+        assert!(supports(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition"
+        ));
         assert!(!supports("example.com", "v1", "Widget"));
         assert!(!supports("apps", "v1", "Widget"));
     }
@@ -193,8 +274,44 @@ mod tests {
     fn every_kind_the_registry_serves_is_in_the_table() {
         let registry = crate::registry::Registry::with_builtins();
         for d in registry.all() {
-            assert!(supports(&d.group, &d.version, &d.kind), "{}/{} {}", d.group, d.version, d.kind);
+            assert!(
+                supports(&d.group, &d.version, &d.kind),
+                "{}/{} {}",
+                d.group,
+                d.version,
+                d.kind
+            );
         }
+    }
+
+    #[test]
+    fn patch_strategies_name_openapi_definitions() {
+        let all: Vec<_> = patch_strategies().collect();
+        assert!(all.contains(&("io.k8s.api.core.v1.PodSpec", "containers", "merge", "name")));
+        assert!(all.contains(&(
+            "io.k8s.api.core.v1.EphemeralContainer",
+            "env",
+            "merge",
+            "name"
+        )));
+        assert!(all.contains(&(
+            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+            "finalizers",
+            "merge",
+            ""
+        )));
+        assert!(all.contains(&(
+            "io.k8s.api.apps.v1.DeploymentSpec",
+            "strategy",
+            "retainKeys",
+            ""
+        )));
+        assert!(all.contains(&(
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps",
+            "x-kubernetes-validations",
+            "merge",
+            "rule"
+        )));
     }
 
     #[test]
@@ -203,10 +320,16 @@ mod tests {
         let (data, _) = cm.lookup_struct("data").unwrap().unwrap();
         assert_eq!(data, Ty::Map(&Ty::Scalar));
         let err = data.lookup_struct("x").unwrap_err();
-        assert_eq!(err.0, "merging an object in json but data type is not struct, instead is: map");
+        assert_eq!(
+            err.0,
+            "merging an object in json but data type is not struct, instead is: map"
+        );
         let rev = root("apps", "v1", "ControllerRevision").unwrap();
         let (raw, _) = rev.lookup_struct("data").unwrap().unwrap();
-        assert_eq!(raw.lookup_struct("x").unwrap_err().0, "unable to find api field in struct RawExtension for the json field \"x\"");
+        assert_eq!(
+            raw.lookup_struct("x").unwrap_err().0,
+            "unable to find api field in struct RawExtension for the json field \"x\""
+        );
         assert!(cm.lookup_struct("noSuchField").unwrap().is_none());
         // JSON names match ignoring case, as Go's decoder matches them.
         assert!(cm.lookup_struct("Metadata").unwrap().is_some());
