@@ -27,7 +27,10 @@ impl Query {
     /// A boolean parameter, true as Go's `strconv.ParseBool` reads it (`1`, `t`, `T`,
     /// `TRUE`, `true`, `True`): the Python client sends `watch=True`.
     pub fn flag(&self, name: &str) -> bool {
-        matches!(self.get(name), Some("1" | "t" | "T" | "TRUE" | "true" | "True"))
+        matches!(
+            self.get(name),
+            Some("1" | "t" | "T" | "TRUE" | "true" | "True")
+        )
     }
 
     pub fn list_options(&self) -> Result<ListOptions, ApiError> {
