@@ -445,6 +445,43 @@ fn typed_kubectl_commands_send_protobuf() {
             .trim(),
         "yes"
     );
+    // The scale subresource.
+    c.ok(&["-n", "typed", "scale", "deployment", "web", "--replicas=3"]);
+    let scaled = c.get_json(&["-n", "typed", "deployment", "web"]);
+    assert_eq!(
+        (
+            scaled["spec"]["replicas"].as_i64(),
+            scaled["metadata"]["generation"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    let wrong = c.kubectl(&[
+        "-n",
+        "typed",
+        "scale",
+        "deployment",
+        "web",
+        "--current-replicas=7",
+        "--replicas=1",
+    ]);
+    assert!(
+        !wrong.ok,
+        "a precondition that does not hold refuses the change"
+    );
+    c.ok(&[
+        "-n",
+        "typed",
+        "patch",
+        "deployment",
+        "web",
+        "--subresource=scale",
+        "-p",
+        r#"{"spec":{"replicas":4}}"#,
+    ]);
+    assert_eq!(
+        c.get_json(&["-n", "typed", "deployment", "web"])["spec"]["replicas"],
+        4
+    );
     let table = c.ok(&["-n", "typed", "get", "deployments", "-o", "wide"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(

@@ -8,6 +8,7 @@ mod query;
 mod resource;
 mod reviews;
 mod route;
+mod scale;
 mod serve;
 
 pub use route::ApiServer;

@@ -45,6 +45,9 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
     } else {
         String::new()
     };
+    if info.subresource == "scale" {
+        return super::scale::handle(ctx, &d, &ns, body).await;
+    }
     let list_ns = (!ns.is_empty()).then_some(ns.as_str());
     let api = ctx.api.clone();
     let write = WriteOptions {

@@ -54,6 +54,98 @@ impl PatchType {
     }
 }
 
+/// A decoded patch of a known type, checked against the kind it will apply to.
+pub struct Patch {
+    pub patch_type: PatchType,
+    pub body: Value,
+}
+
+impl Patch {
+    /// Decodes a PATCH body; refuses what kube-apiserver refuses for this kind.
+    pub fn decode(
+        content_type: Option<&str>,
+        body: &[u8],
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<Self, ApiError> {
+        let patch_type = PatchType::from_content_type(content_type)?;
+        let body: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
+        match patch_type {
+            PatchType::Json | PatchType::Merge => {}
+            // Custom resources have no Go type to read patch strategies from: kube-apiserver
+            // does not offer strategic merge patch for them.
+            PatchType::StrategicMerge if !supports(group, version, kind) => {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format - accepted media types include: {ACCEPTED}"
+                )))
+            }
+            PatchType::StrategicMerge => {}
+            PatchType::Apply => {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the body of the request was in an unknown format - this server does not implement server-side apply yet; accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into(),
+                ))
+            }
+        }
+        Ok(Self { patch_type, body })
+    }
+
+    /// The object `current` with this patch applied (nothing is stored). A resourceVersion
+    /// the patch sets must match the current one.
+    pub fn apply_to(
+        &self,
+        current: &Value,
+        group: &str,
+        version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let mut patched = current.clone();
+        match self.patch_type {
+            PatchType::Json => {
+                let ops: json_patch::Patch = serde_json::from_value(self.body.clone())
+                    .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
+                json_patch::patch(&mut patched, &ops).map_err(|e| {
+                    ApiError::invalid(
+                        group,
+                        kind,
+                        name,
+                        vec![crate::field::FieldError::invalid(
+                            crate::field::FieldPath::default(),
+                            Value::Null,
+                            e.to_string(),
+                        )],
+                    )
+                })?;
+            }
+            PatchType::Merge => {
+                if !self.body.is_object() {
+                    return Err(ApiError::BadRequest(
+                        "a merge patch must be a JSON object".into(),
+                    ));
+                }
+                json_patch::merge(&mut patched, &self.body);
+            }
+            PatchType::StrategicMerge => {
+                patched = strategic_merge(current, &self.body, group, version, kind)
+                    .map_err(|e| ApiError::BadRequest(e.0))?;
+            }
+            PatchType::Apply => unreachable!("refused by decode"),
+        }
+        let current_rv = resource_version(current)?;
+        let patched_rv = resource_version(&patched)?;
+        if patched_rv != 0 && patched_rv != current_rv {
+            return Err(ApiError::Conflict {
+                resource: crate::status::GroupResource::default(),
+                name: name.to_string(),
+                detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
+            });
+        }
+        Ok(patched)
+    }
+}
+
 /// Applies a patch to an object and stores the result.
 pub async fn apply(
     api: &ClusterApi,
@@ -64,65 +156,14 @@ pub async fn apply(
     patch: &[u8],
     opts: &UpdateOptions,
 ) -> Result<Value, ApiError> {
-    let patch_type = PatchType::from_content_type(content_type)?;
-    let patch: Value = serde_json::from_slice(patch)
-        .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
-    match patch_type {
-        PatchType::Json | PatchType::Merge => {}
-        // Custom resources have no Go type to read patch strategies from: kube-apiserver does
-        // not offer strategic merge patch for them.
-        PatchType::StrategicMerge if !supports(&d.group, &d.version, &d.kind) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format - accepted media types include: {ACCEPTED}"
-            )))
-        }
-        PatchType::StrategicMerge => {}
-        PatchType::Apply => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format - this server does not implement {} patches yet; accepted media types include: application/json-patch+json, application/merge-patch+json",
-                if patch_type == PatchType::Apply { "server-side apply" } else { "strategic merge" }
-            )))
-        }
-    }
-    let precondition = 0;
-    api.guaranteed_update(d, namespace, name, opts, precondition, |current| {
-        let mut patched = current.clone();
-        match patch_type {
-            PatchType::Json => {
-                let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                    .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
-                json_patch::patch(&mut patched, &ops).map_err(|e| ApiError::Invalid {
-                    group: d.group.clone(),
-                    kind: d.kind.clone(),
-                    name: name.to_string(),
-                    errors: vec![crate::field::FieldError::invalid(
-                        crate::field::FieldPath::default(),
-                        Value::Null,
-                        e.to_string(),
-                    )],
-                })?;
-            }
-            PatchType::Merge => {
-                if !patch.is_object() {
-                    return Err(ApiError::BadRequest(
-                        "a merge patch must be a JSON object".into(),
-                    ));
-                }
-                json_patch::merge(&mut patched, &patch);
-            }
-            PatchType::StrategicMerge => {
-                patched = strategic_merge(current, &patch, &d.group, &d.version, &d.kind)
-                    .map_err(|e| ApiError::BadRequest(e.0))?;
-            }
-            PatchType::Apply => unreachable!("refused above"),
-        }
-        // A resourceVersion the patch sets must match the stored one.
-        let current_rv = resource_version(current)?;
-        let patched_rv = resource_version(&patched)?;
-        if patched_rv != 0 && patched_rv != current_rv {
-            return Err(ApiError::stale(d.group_resource(), name));
-        }
-        Ok(patched)
+    let patch = Patch::decode(content_type, patch, &d.group, &d.version, &d.kind)?;
+    api.guaranteed_update(d, namespace, name, opts, 0, |current| {
+        patch
+            .apply_to(current, &d.group, &d.version, &d.kind, name)
+            .map_err(|e| match e {
+                ApiError::Conflict { .. } => ApiError::stale(d.group_resource(), name),
+                other => other,
+            })
     })
     .await
 }
