@@ -541,3 +541,58 @@ fn field_validation_and_explain() {
         "{recursive}"
     );
 }
+
+/// `kubectl delete` in every cascade mode, carried out by the garbage collector.
+#[test]
+fn cascading_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = keks.dev_cluster("dev");
+    let family = |owner: &str, dependents: &[&str]| {
+        c.ok(&["create", "configmap", owner]);
+        let uid = c.get_json(&["configmap", owner])["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for d in dependents {
+            let manifest = serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": d, "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": owner, "uid": uid, "blockOwnerDeletion": true}]}
+            });
+            c.ok_stdin(&["create", "-f", "-"], &manifest.to_string());
+        }
+    };
+    let names = || c.ok(&["get", "configmaps", "-o", "name"]);
+    let gone = |name: &str| {
+        for _ in 0..100 {
+            if !names().lines().any(|l| l == format!("configmap/{name}")) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    };
+
+    family("bg", &["bg-a", "bg-b"]);
+    c.ok(&["delete", "configmap", "bg"]);
+    assert!(
+        gone("bg-a") && gone("bg-b"),
+        "background: dependents follow their owner"
+    );
+
+    family("fg", &["fg-a"]);
+    c.ok(&["delete", "configmap", "fg", "--cascade=foreground"]);
+    assert!(
+        gone("fg") && gone("fg-a"),
+        "foreground: dependents first, then the owner"
+    );
+
+    family("or", &["or-a"]);
+    c.ok(&["delete", "configmap", "or", "--cascade=orphan"]);
+    assert!(gone("or"), "orphan: the owner goes");
+    let orphan = c.get_json(&["configmap", "or-a"]);
+    assert!(
+        orphan["metadata"].get("ownerReferences").is_none(),
+        "orphan: the dependent stays, without its owner reference: {orphan}"
+    );
+}

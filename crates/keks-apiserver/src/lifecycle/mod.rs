@@ -1,6 +1,8 @@
 //! Lifecycle work the API server does for its own objects until the controllers crate
-//! takes it over: emptying and finalizing terminating namespaces.
+//! takes it over: emptying and finalizing terminating namespaces, and garbage collection.
 
+mod gc;
 mod namespaces;
 
+pub use gc::GarbageCollector;
 pub use namespaces::NamespaceFinalizer;
