@@ -92,6 +92,10 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 7600, value_name = "PORT")]
     pub aws_port: u16,
 
+    /// The AWS region keks presents (credential scopes, ARNs, endpoints).
+    #[arg(long, default_value = "us-east-1", value_name = "REGION")]
+    pub region: String,
+
     /// Port of the HTTPS listener serving every cluster's Kubernetes API; 0 picks a free port.
     #[arg(long, default_value_t = 7643, value_name = "PORT")]
     pub kube_port: u16,

@@ -1,6 +1,7 @@
 //! keks: EKS on one machine. The command-line entry point.
 
 mod admin;
+mod aws;
 mod cli;
 mod credentials;
 mod datadir;

@@ -17,7 +17,7 @@ use crate::admin::{self, AdminState};
 use crate::cli::UpArgs;
 use crate::datadir::DataDir;
 use crate::env_file::{self, EnvVar};
-use crate::{credentials, health};
+use crate::{aws, credentials, health};
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,6 +57,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         tracing::warn!(%torn, "the log ended in a torn write (an interrupted, unacknowledged write); it was cut off");
     }
     let admin_token = credentials::load_or_generate(&dir.admin_token())?;
+    let account = keks_aws::Account::load_or_create(store.as_ref()).await?;
     let pki = Pki::load_or_create(&dir.pki())?;
 
     let shared_store: Arc<dyn Store> = store.clone();
@@ -94,6 +95,17 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         kube_url: kube_url.clone(),
         ca_pem: pki.ca_cert_pem.clone(),
     }));
+    let aws_front = Arc::new(keks_aws::AwsFront {
+        account: account.clone(),
+    });
+    let app = app.merge(
+        axum::Router::new()
+            .fallback(aws::handle)
+            .with_state(aws::AwsState {
+                front: aws_front,
+                clock: clock.clone(),
+            }),
+    );
     let aws_serve = axum::serve(aws_listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let aws_server = tokio::spawn(async move { aws_serve.await });
     let api = Arc::new(ApiServer {
@@ -128,12 +140,36 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
                 name: "KEKS_ADMIN_TOKEN",
                 value: admin_token,
             },
+            EnvVar {
+                name: "AWS_ENDPOINT_URL",
+                value: endpoint.clone(),
+            },
+            EnvVar {
+                name: "AWS_ACCESS_KEY_ID",
+                value: account.root.access_key_id.clone(),
+            },
+            EnvVar {
+                name: "AWS_SECRET_ACCESS_KEY",
+                value: account.root.secret_access_key.clone(),
+            },
+            EnvVar {
+                name: "AWS_DEFAULT_REGION",
+                value: args.region.clone(),
+            },
+            EnvVar {
+                name: "AWS_REGION",
+                value: args.region.clone(),
+            },
         ],
     )?;
     println!("keks {} is up", env!("CARGO_PKG_VERSION"));
     println!("  data dir:        {}", dir.root().display());
     println!("  endpoint:        {endpoint}  (health: {endpoint}/_keks/health)");
     println!("  Kubernetes APIs: {kube_url}/clusters/<name>");
+    println!(
+        "  AWS account:     {} (region {}, root access key {})",
+        account.id, args.region, account.root.access_key_id
+    );
     println!("  env:             source {}", dir.env_file().display());
 
     wait_for_signal().await?;
