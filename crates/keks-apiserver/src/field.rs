@@ -174,6 +174,14 @@ impl FieldError {
 fn render_value(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            let quoted: Vec<String> = items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| format!("{s:?}"))
+                .collect();
+            format!("[]string{{{}}}", quoted.join(", "))
+        }
         Value::Null => "null".into(),
         other => other.to_string(),
     }

@@ -705,3 +705,59 @@ data: {a: "1", b: "2"}
         "kubectl diff sees no difference after apply: {diff:?}"
     );
 }
+
+/// Services get a ClusterIP from the service CIDR (10.100.0.0/16, as EKS) and node ports,
+/// reserved with the Service and released with it.
+#[test]
+fn services_get_cluster_ips() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = keks.dev_cluster("dev");
+    c.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]);
+    c.ok(&["create", "service", "nodeport", "edge", "--tcp=443:8443"]);
+    let web = c.get_json(&["service", "web"]);
+    let ip = web["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.100."), "{ip}");
+    assert_eq!(web["spec"]["clusterIPs"], serde_json::json!([ip]));
+    assert_eq!(web["spec"]["ports"][0]["targetPort"], 8080);
+    let node_port = c.get_json(&["service", "edge"])["spec"]["ports"][0]["nodePort"]
+        .as_i64()
+        .unwrap();
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
+
+    let fixed = r#"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "NAME"}, "spec": {"clusterIP": "10.100.9.9", "ports": [{"port": 53, "protocol": "UDP"}]}}"#;
+    c.ok_stdin(&["create", "-f", "-"], &fixed.replace("NAME", "dns"));
+    let taken = c.kubectl_with_stdin(&["create", "-f", "-"], Some(&fixed.replace("NAME", "dns2")));
+    assert!(taken.stderr.contains(r#"The Service "dns2" is invalid: spec.clusterIPs: Invalid value: []string{"10.100.9.9"}: failed to allocate IP 10.100.9.9: provided IP is already allocated"#), "{taken:?}");
+    let outside = c.kubectl_with_stdin(
+        &["create", "-f", "-"],
+        Some(
+            &fixed
+                .replace("NAME", "far")
+                .replace("10.100.9.9", "192.168.0.10"),
+        ),
+    );
+    assert!(
+        outside
+            .stderr
+            .contains("The range of valid IPs is 10.100.0.0/16"),
+        "{outside:?}"
+    );
+    c.ok(&["delete", "service", "dns"]);
+    c.ok_stdin(&["create", "-f", "-"], &fixed.replace("NAME", "dns2"));
+
+    // Updates keep the address; changing it is refused.
+    c.ok(&["label", "service", "web", "tier=front"]);
+    assert_eq!(c.get_json(&["service", "web"])["spec"]["clusterIP"], ip);
+    let change = c.kubectl(&[
+        "patch",
+        "service",
+        "web",
+        "-p",
+        r#"{"spec":{"clusterIP":"10.100.1.1","clusterIPs":["10.100.1.1"]}}"#,
+    ]);
+    assert!(
+        change.stderr.contains("may not change once set"),
+        "{change:?}"
+    );
+}

@@ -255,7 +255,143 @@ pub fn service_columns() -> Vec<PrinterColumn> {
     ]
 }
 
+const SERVICE_TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
+
 impl Strategy for ServiceStrategy {
+    fn default(&self, svc: &mut Value) {
+        let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let kind = spec
+            .entry("type")
+            .or_insert(json!("ClusterIP"))
+            .as_str()
+            .unwrap_or("ClusterIP")
+            .to_string();
+        spec.entry("sessionAffinity").or_insert(json!("None"));
+        if kind != "ExternalName" {
+            spec.entry("internalTrafficPolicy")
+                .or_insert(json!("Cluster"));
+        }
+        if kind == "NodePort" || kind == "LoadBalancer" {
+            spec.entry("externalTrafficPolicy")
+                .or_insert(json!("Cluster"));
+        }
+        if kind == "LoadBalancer" {
+            spec.entry("allocateLoadBalancerNodePorts")
+                .or_insert(json!(true));
+        }
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            port.entry("protocol").or_insert(json!("TCP"));
+            if let Some(p) = port.get("port").cloned() {
+                port.entry("targetPort").or_insert(p);
+            }
+        }
+    }
+
+    /// Addresses are allocated once: an update that leaves them out keeps them.
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            let unset = spec
+                .get(field)
+                .is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty));
+            if unset {
+                if let Some(v) = old.pointer(&format!("/spec/{field}")) {
+                    spec.insert(field.into(), v.clone());
+                }
+            }
+        }
+        let old_ports = old
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if port.get("nodePort").and_then(Value::as_i64).unwrap_or(0) == 0 {
+                let same = old_ports.iter().find(|o| {
+                    o.get("port") == port.get("port") && o.get("protocol") == port.get("protocol")
+                });
+                if let Some(node_port) = same.and_then(|o| o.get("nodePort")) {
+                    port["nodePort"] = node_port.clone();
+                }
+            }
+        }
+    }
+
+    fn validate(&self, svc: &Value) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let spec = FieldPath::root("spec");
+        let kind = svc
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP");
+        if !SERVICE_TYPES.contains(&kind) {
+            errs.push(FieldError::not_supported(
+                spec.child("type"),
+                json!(kind),
+                SERVICE_TYPES,
+            ));
+        }
+        let headless = svc.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+        let ports = svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if ports.is_empty() && kind != "ExternalName" && !headless {
+            errs.push(FieldError::required(spec.child("ports"), ""));
+        }
+        for (i, p) in ports.iter().enumerate() {
+            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+            if !(1..=65535).contains(&port) {
+                errs.push(FieldError::invalid(
+                    spec.child("ports").index(i).child("port"),
+                    json!(port),
+                    "must be between 1 and 65535, inclusive",
+                ));
+            }
+        }
+        if kind == "ExternalName"
+            && svc
+                .pointer("/spec/externalName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            errs.push(FieldError::required(spec.child("externalName"), ""));
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errs = self.validate(new);
+        let (was, is) = (
+            old.pointer("/spec/clusterIP"),
+            new.pointer("/spec/clusterIP"),
+        );
+        if was.is_some_and(|w| w != "") && was != is {
+            errs.push(FieldError::invalid(
+                FieldPath::root("spec").child("clusterIPs").index(0),
+                is.cloned().unwrap_or(Value::Null),
+                "may not change once set",
+            ));
+        }
+        errs
+    }
+
     fn table_cells(&self, svc: &Value, _now: std::time::SystemTime) -> Vec<Value> {
         let kind = svc
             .pointer("/spec/type")

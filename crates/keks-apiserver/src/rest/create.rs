@@ -1,11 +1,12 @@
 //! Create: type and namespace checks, generated metadata, defaults, validation, and an
 //! insert that fails with AlreadyExists if the name is taken.
 
+use bytes::Bytes;
 use keks_store::{Compare, Txn, TxnOp};
 use serde_json::Value;
 
 use super::object::{encode, name, set_resource_version};
-use super::{meta, store_error, ClusterApi, WriteOptions};
+use super::{meta, service_ips, store_error, ClusterApi, WriteOptions};
 use crate::registry::{keys, ResourceDescriptor};
 use crate::status::{ApiError, GroupResource};
 
@@ -43,16 +44,42 @@ impl ClusterApi {
             return Ok(obj);
         }
         let key = keys::object_key(&self.cluster, d, namespace, &obj_name);
-        let txn = Txn::new()
-            .when([Compare::absent(key.clone())])
-            .and_then([TxnOp::put(key, encode(&obj))]);
-        let response = self.store.txn(txn).await.map_err(store_error)?;
-        if !response.succeeded {
-            return Err(ApiError::AlreadyExists {
-                resource: d.group_resource(),
-                name: obj_name,
-            });
-        }
+        // Services reserve their addresses in the same transaction; a random pick that
+        // collides is picked again.
+        let mut attempts = 0;
+        let response = loop {
+            let (reserve, explicit) = if service_ips::is_service(d) {
+                service_ips::allocate(&self.cluster, &mut obj)?
+            } else {
+                (Vec::new(), false)
+            };
+            let compares = std::iter::once(Compare::absent(key.clone()))
+                .chain(reserve.iter().cloned().map(Compare::absent));
+            let puts = std::iter::once(TxnOp::put(key.clone(), encode(&obj))).chain(
+                reserve
+                    .iter()
+                    .cloned()
+                    .map(|k| TxnOp::put(k, Bytes::from(format!("{namespace}/{obj_name}")))),
+            );
+            let response = self
+                .store
+                .txn(Txn::new().when(compares).and_then(puts))
+                .await
+                .map_err(store_error)?;
+            if response.succeeded {
+                break response;
+            }
+            if reserve.is_empty() || self.store.get(&key).await.map_err(store_error)?.is_some() {
+                return Err(ApiError::AlreadyExists {
+                    resource: d.group_resource(),
+                    name: obj_name,
+                });
+            }
+            attempts += 1;
+            if explicit || attempts >= 64 {
+                return Err(service_ips::taken(&obj));
+            }
+        };
         set_resource_version(&mut obj, response.revision);
         Ok(obj)
     }

@@ -124,9 +124,13 @@ impl ClusterApi {
                 if opts.dry_run {
                     return Ok(DeleteOutcome::Deleted(current));
                 }
+                // A Service's reserved addresses go with it.
+                let releases = super::service_ips::reserved(&self.cluster, d, &current)
+                    .into_iter()
+                    .map(TxnOp::delete);
                 let txn = Txn::new()
                     .when([Compare::mod_revision_is(key.clone(), kv.mod_revision)])
-                    .and_then([TxnOp::delete(key.clone())]);
+                    .and_then(std::iter::once(TxnOp::delete(key.clone())).chain(releases));
                 if self.store.txn(txn).await.map_err(store_error)?.succeeded {
                     return Ok(DeleteOutcome::Deleted(current));
                 }

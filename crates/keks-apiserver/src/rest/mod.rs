@@ -8,6 +8,7 @@ mod delete;
 pub mod meta;
 mod object;
 mod read;
+mod service_ips;
 mod update;
 mod watch;
 

@@ -165,14 +165,21 @@ impl ClusterApi {
                 .and_then(Value::as_array)
                 .is_none_or(Vec::is_empty)
             && !d.strategy.deletion_held(&new);
-        let op = if finalized {
-            TxnOp::delete(kv.key.clone())
+        let ops: Vec<TxnOp> = if finalized {
+            // The object goes; a Service's reserved addresses go with it.
+            std::iter::once(TxnOp::delete(kv.key.clone()))
+                .chain(
+                    super::service_ips::reserved(&self.cluster, d, current)
+                        .into_iter()
+                        .map(TxnOp::delete),
+                )
+                .collect()
         } else {
-            TxnOp::put(kv.key.clone(), bytes)
+            vec![TxnOp::put(kv.key.clone(), bytes)]
         };
         let txn = Txn::new()
             .when([Compare::mod_revision_is(kv.key.clone(), kv.mod_revision)])
-            .and_then([op]);
+            .and_then(ops);
         let response = self.store.txn(txn).await.map_err(store_error)?;
         if !response.succeeded {
             return Ok(None);
