@@ -41,7 +41,12 @@ fn up_writes_env_serves_health_and_stops_cleanly() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     // A fresh keks has written only its own records (the AWS account) so far.
-    assert!(health["store"]["revision"].as_i64().is_some_and(|r| (1..10).contains(&r)), "{health}");
+    assert!(
+        health["store"]["revision"]
+            .as_i64()
+            .is_some_and(|r| (1..10).contains(&r)),
+        "{health}"
+    );
     assert_eq!(health["store"]["compacted"], 0);
 
     // `keks env` prints the same lines env.sh holds.
