@@ -115,6 +115,7 @@ impl Clusters {
             self.clock.clone(),
         ));
         crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
+        crate::crd::CrdController::spawn(api.clone()); // custom resources of this cluster's CRDs
         crate::lifecycle::GarbageCollector::spawn(api.clone());
         self.live.write().insert(record.name.clone(), (record, api));
         Ok(())

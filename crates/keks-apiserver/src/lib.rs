@@ -5,6 +5,7 @@
 pub mod authn;
 pub mod authz;
 pub mod clusters;
+pub mod crd;
 pub mod field;
 pub mod http;
 pub mod lifecycle;

@@ -2,6 +2,8 @@
 //! BENCHMARKS.md reports it: durable writes/s with concurrent writers (and the same workload
 //! against etcd with `--etcd`), point reads/s, full prefix ranges and watch fan-out latency.
 
+mod apiserver;
+mod apiserver_client;
 mod etcd;
 mod reads;
 mod report;
@@ -33,6 +35,8 @@ struct Cli {
 enum Command {
     /// Benchmark the embedded store (and etcd's writes, with --etcd).
     Store(StoreArgs),
+    /// Benchmark the Kubernetes API server over HTTPS (run by scripts/bench-apiserver.sh).
+    Apiserver(apiserver::ApiserverArgs),
 }
 
 #[derive(clap::Args)]
@@ -97,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Store(args) => runtime.block_on(store(args)),
+        Command::Apiserver(args) => runtime.block_on(apiserver::run(args)),
     }
 }
 

@@ -16,7 +16,7 @@ pub fn handle(ctx: &Context<'_>, path: &str) -> Result<Response<Body>, ApiError>
     if ctx.info.verb != "get" {
         return Err(ApiError::MethodNotAllowed);
     }
-    let all = ctx.api.registry.all();
+    let all = ctx.api.registry.all_for(&ctx.api.cluster);
     let segments: Vec<&str> = path
         .trim_matches('/')
         .split('/')

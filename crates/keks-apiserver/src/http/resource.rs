@@ -25,7 +25,12 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
     let d = ctx
         .api
         .registry
-        .get(&info.api_group, &info.api_version, &info.resource)
+        .get_for(
+            &ctx.api.cluster,
+            &info.api_group,
+            &info.api_version,
+            &info.resource,
+        )
         .ok_or(ApiError::NoSuchResource)?;
     if !info.subresource.is_empty() && !d.has_subresource(&info.subresource) {
         return Err(ApiError::NoSuchResource);

@@ -198,7 +198,7 @@ impl GarbageCollector {
         let plural = parts.next()?;
         self.api
             .registry
-            .all()
+            .all_for(&self.api.cluster)
             .into_iter()
             .find(|d| d.group == group && d.plural == plural)
     }

@@ -127,7 +127,7 @@ async fn empty(api: &ClusterApi, namespace: &str) -> Result<bool, ApiError> {
     };
     for d in api
         .registry
-        .all()
+        .all_for(&api.cluster)
         .into_iter()
         .filter(|d| d.namespaced() && d.verbs.contains(&"deletecollection"))
     {

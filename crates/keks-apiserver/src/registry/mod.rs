@@ -14,12 +14,17 @@ use parking_lot::RwLock;
 pub use descriptor::{PrinterColumn, ResourceDescriptor, Scope, ALL_VERBS};
 pub use strategy::{GenericStrategy, NameRule, Strategy};
 
+/// (group, version, plural) → descriptor.
+type Descriptors = BTreeMap<(String, String, String), Arc<ResourceDescriptor>>;
+
 /// The served resources. Built-ins are registered at startup; custom resources come and go
 /// with their CRDs.
 #[derive(Default)]
 pub struct Registry {
     /// (group, version, plural) → descriptor.
-    resources: RwLock<BTreeMap<(String, String, String), Arc<ResourceDescriptor>>>,
+    resources: RwLock<Descriptors>,
+    /// Custom resources (CRDs) per cluster: cluster → (group, version, plural) → descriptor.
+    custom: RwLock<BTreeMap<String, Descriptors>>,
 }
 
 impl Registry {
@@ -69,5 +74,47 @@ impl Registry {
     /// Every descriptor, ordered by group, version, plural.
     pub fn all(&self) -> Vec<Arc<ResourceDescriptor>> {
         self.resources.read().values().cloned().collect()
+    }
+
+    // --- per-cluster custom resources (crate::crd) ---
+
+    pub fn register_for(&self, cluster: &str, d: ResourceDescriptor) {
+        let key = (d.group.clone(), d.version.clone(), d.plural.clone());
+        let mut custom = self.custom.write();
+        custom
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(key, Arc::new(d));
+    }
+
+    pub fn unregister_for(&self, cluster: &str, group: &str, version: &str, plural: &str) {
+        if let Some(m) = self.custom.write().get_mut(cluster) {
+            m.remove(&(group.to_string(), version.to_string(), plural.to_string()));
+        }
+    }
+
+    /// A built-in resource, or a custom resource of `cluster`.
+    pub fn get_for(
+        &self,
+        cluster: &str,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<Arc<ResourceDescriptor>> {
+        self.get(group, version, plural).or_else(|| {
+            let key = (group.to_string(), version.to_string(), plural.to_string());
+            self.custom.read().get(cluster)?.get(&key).cloned()
+        })
+    }
+
+    /// Every built-in descriptor and `cluster`'s custom ones, ordered by group, version, plural.
+    pub fn all_for(&self, cluster: &str) -> Vec<Arc<ResourceDescriptor>> {
+        let mut all: BTreeMap<_, _> = self.resources.read().clone();
+        if let Some(m) = self.custom.read().get(cluster) {
+            for (k, d) in m {
+                all.entry(k.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        all.into_values().collect()
     }
 }

@@ -20,6 +20,9 @@ fn columns_of(group: &str, plural: &str) -> Vec<PrinterColumn> {
 /// The strategy and printer columns of a built-in resource.
 pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<PrinterColumn>) {
     match (group, plural) {
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            (Arc::new(crate::crd::CrdStrategy), Vec::new())
+        }
         ("", "namespaces") => (Arc::new(namespace::NamespaceStrategy), namespace::columns()),
         ("", "pods") => (Arc::new(pod::PodStrategy), pod::columns()),
         ("", "configmaps") => (
