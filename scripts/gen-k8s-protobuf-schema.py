@@ -44,6 +44,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from crate_sources import crate_dir, pinned_version
+
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
 # Kubernetes release that k8s-pb 0.9.0 was generated from, and the k8s-openapi module for it
@@ -103,22 +105,8 @@ def warn(msg: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def crate_dir(name: str, version: str) -> str:
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    hits = sorted(glob.glob(os.path.join(home, "registry", "src", "*", f"{name}-{version}")))
-    if not hits:
-        sys.exit(f"error: {name}-{version} is not under {home}/registry/src; fetch it with cargo first")
-    return hits[0]
 
 
-def pinned_version(name: str, default: str) -> str:
-    """The version in Cargo.lock if the workspace depends on the crate, else the pinned one."""
-    try:
-        lock = open(os.path.join(REPO, "Cargo.lock"), encoding="utf-8").read()
-    except OSError:
-        return default
-    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(name), lock)
-    return m.group(1) if m else default
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from crate_sources import crate_dir, pinned_version
+
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
 KUBE_VERSION = "1.35"
@@ -78,21 +80,8 @@ def lower_camel(snake: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def crate_dir(name: str, version: str) -> str:
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    hits = sorted(glob.glob(os.path.join(home, "registry", "src", "*", f"{name}-{version}")))
-    if not hits:
-        sys.exit(f"error: {name}-{version} is not under {home}/registry/src; fetch it with cargo first")
-    return hits[0]
 
 
-def pinned_version(name: str, default: str) -> str:
-    try:
-        lock = open(os.path.join(REPO, "Cargo.lock"), encoding="utf-8").read()
-    except OSError:
-        return default
-    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(name), lock)
-    return m.group(1) if m else default
 
 
 # ---------------------------------------------------------------------------------------------

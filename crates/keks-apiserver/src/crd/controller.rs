@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use keks_core::ClockExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::resource;
 use super::strategy::{established_status, CLEANUP_FINALIZER};
@@ -245,24 +245,9 @@ async fn cleanup(
                 .unregister_for(&api.cluster, &d.group, &d.version, &d.plural);
         }
     }
+    // Only the CRD this cleanup is for: a new one of the same name is not ours.
     let result = api
-        .guaranteed_update(&crds, "", &name, &UpdateOptions::default(), 0, |current| {
-            // Only the CRD this cleanup is for: a new one of the same name is not ours.
-            if current.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                return Err(ApiError::not_found(crds.group_resource(), &name));
-            }
-            let mut next = current.clone();
-            let remaining: Vec<Value> = current
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|f| *f != CLEANUP_FINALIZER)
-                .cloned()
-                .collect();
-            next["metadata"]["finalizers"] = json!(remaining);
-            Ok(next)
-        })
+        .remove_finalizer(&crds, "", &name, CLEANUP_FINALIZER, Some(&uid))
         .await;
     if let Err(e) = result {
         if !matches!(e, ApiError::NotFound { .. }) {

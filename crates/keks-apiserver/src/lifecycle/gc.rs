@@ -281,21 +281,9 @@ impl GarbageCollector {
     }
 
     async fn remove_finalizer(&self, node: &Node, finalizer: &str) -> Result<(), ApiError> {
-        let opts = UpdateOptions::default();
-        self.ignore_gone(
-            self.api
-                .guaranteed_update(&node.d, &node.namespace, &node.name, &opts, 0, |current| {
-                    let mut next = current.clone();
-                    if let Some(list) = next
-                        .pointer_mut("/metadata/finalizers")
-                        .and_then(Value::as_array_mut)
-                    {
-                        list.retain(|f| f != finalizer);
-                    }
-                    Ok(next)
-                })
-                .await,
-        )
+        self.api
+            .remove_finalizer(&node.d, &node.namespace, &node.name, finalizer, None)
+            .await
     }
 
     fn ignore_gone(&self, result: Result<Value, ApiError>) -> Result<(), ApiError> {

@@ -5,6 +5,7 @@
 
 mod create;
 mod delete;
+mod finalizers;
 pub mod meta;
 mod object;
 mod read;
