@@ -28,9 +28,9 @@ impl IncludeObject {
 }
 
 /// The `Name` column every default table starts with.
-pub const NAME: PrinterColumn = PrinterColumn::new("Name", "string", 0).described("name", "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names");
+pub const NAME: PrinterColumn = PrinterColumn::full("Name", "string", "name", "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names", 0);
 /// The `Age` column, computed from `metadata.creationTimestamp`.
-pub const AGE: PrinterColumn = PrinterColumn::new("Age", "string", 0).described("", "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata");
+pub const AGE: PrinterColumn = PrinterColumn::full("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata", 0);
 
 /// The columns of a resource: its own list, or NAME and AGE.
 pub fn columns(d: &ResourceDescriptor) -> Vec<PrinterColumn> {
@@ -59,7 +59,7 @@ pub fn render(
             let mut own = d.strategy.table_cells(obj, now).into_iter();
             let cells: Vec<Value> = columns
                 .iter()
-                .map(|c| match (c.name, c.format) {
+                .map(|c| match (c.name.as_ref(), c.format.as_ref()) {
                     (_, "name") => obj.pointer("/metadata/name").cloned().unwrap_or(json!("")),
                     ("Age", _) => json!(age(obj, now)),
                     _ => own.next().unwrap_or(json!("<none>")),

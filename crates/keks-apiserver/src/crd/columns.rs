@@ -16,12 +16,6 @@ pub struct CustomColumn {
     pub json_path: String,
 }
 
-fn leak(s: &str) -> &'static str {
-    // Descriptor columns are `&'static str`; a CRD's column texts live as long as the
-    // process (a handful of short strings per CRD version registered).
-    Box::leak(s.to_string().into_boxed_str())
-}
-
 /// The CRD version's columns; empty when it declares none (the table shows NAME and AGE).
 pub fn parse(version: &Value) -> Vec<CustomColumn> {
     let declared: Vec<CustomColumn> = version
@@ -33,8 +27,13 @@ pub fn parse(version: &Value) -> Vec<CustomColumn> {
             let text = |f: &str| c.get(f).and_then(Value::as_str).unwrap_or_default();
             let priority = c.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32;
             CustomColumn {
-                column: PrinterColumn::new(leak(text("name")), leak(text("type")), priority)
-                    .described(leak(text("format")), leak(text("description"))),
+                column: PrinterColumn::owned(
+                    text("name").to_string(),
+                    text("type").to_string(),
+                    text("format").to_string(),
+                    text("description").to_string(),
+                    priority,
+                ),
                 json_path: text("jsonPath").to_string(),
             }
         })
@@ -58,7 +57,7 @@ pub fn cells(columns: &[CustomColumn], obj: &Value, now: SystemTime) -> Vec<Valu
             let Some(v) = lookup(obj, &c.json_path) else {
                 return Value::Null;
             };
-            match (c.column.type_, v) {
+            match (c.column.type_.as_ref(), v) {
                 ("date", Value::String(s)) => json!(table::since(Some(s), now)),
                 (_, Value::String(_) | Value::Number(_) | Value::Bool(_)) => v.clone(),
                 (_, other) => json!(other.to_string()),

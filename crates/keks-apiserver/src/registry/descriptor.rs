@@ -1,6 +1,7 @@
 //! What the API knows about one resource: its names, scope, verbs, subresources and printer
 //! columns (as discovery and `kubectl` see them) and the strategy that shapes its objects.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::strategy::Strategy;
@@ -14,11 +15,11 @@ pub enum Scope {
 /// A column of the resource's table output (`kubectl get`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrinterColumn {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// OpenAPI type: string, integer, number, boolean, date.
-    pub type_: &'static str,
-    pub format: &'static str,
-    pub description: &'static str,
+    pub type_: Cow<'static, str>,
+    pub format: Cow<'static, str>,
+    pub description: Cow<'static, str>,
     /// 0 for the default columns; higher ones only with `-o wide`.
     pub priority: i32,
 }
@@ -26,18 +27,52 @@ pub struct PrinterColumn {
 impl PrinterColumn {
     pub const fn new(name: &'static str, type_: &'static str, priority: i32) -> Self {
         Self {
-            name,
-            type_,
-            format: "",
-            description: "",
+            name: Cow::Borrowed(name),
+            type_: Cow::Borrowed(type_),
+            format: Cow::Borrowed(""),
+            description: Cow::Borrowed(""),
             priority,
         }
     }
 
-    pub const fn described(mut self, format: &'static str, description: &'static str) -> Self {
-        self.format = format;
-        self.description = description;
+    /// A column with every detail, usable in constants.
+    pub const fn full(
+        name: &'static str,
+        type_: &'static str,
+        format: &'static str,
+        description: &'static str,
+        priority: i32,
+    ) -> Self {
+        Self {
+            name: Cow::Borrowed(name),
+            type_: Cow::Borrowed(type_),
+            format: Cow::Borrowed(format),
+            description: Cow::Borrowed(description),
+            priority,
+        }
+    }
+
+    pub fn described(mut self, format: &'static str, description: &'static str) -> Self {
+        self.format = Cow::Borrowed(format);
+        self.description = Cow::Borrowed(description);
         self
+    }
+
+    /// A column defined at run time (a CRD's `additionalPrinterColumns`).
+    pub fn owned(
+        name: String,
+        type_: String,
+        format: String,
+        description: String,
+        priority: i32,
+    ) -> Self {
+        Self {
+            name: Cow::Owned(name),
+            type_: Cow::Owned(type_),
+            format: Cow::Owned(format),
+            description: Cow::Owned(description),
+            priority,
+        }
     }
 }
 
