@@ -44,14 +44,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from crate_sources import crate_dir, pinned_version
+from crate_sources import OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version
 
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
 # Kubernetes release that k8s-pb 0.9.0 was generated from, and the k8s-openapi module for it
 # (searched first; the other modules fill in definitions it lacks).
 KUBE_VERSION = "1.35"
-OPENAPI_MODULES = ["v1_35", "v1_34", "v1_36", "v1_37", "v1_33"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(REPO, "crates", "keks-apiserver", "src", "protobuf")
@@ -92,8 +91,6 @@ META_KINDS = [
 SCALARS = {"string": "Str", "bool": "Bool", "int32": "I32", "int64": "I64", "double": "F64", "bytes": "Bytes"}
 
 
-def norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("r#"))
 
 
 def warn(msg: str) -> None:
@@ -191,37 +188,6 @@ def parse_k8s_pb(root: str) -> dict[str, PbMessage]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class OpenApiDef:
-    name: str  # definition's short name, proto spelling (e.g. AWSElasticBlockStoreVolumeSource)
-    json: dict[str, str]  # norm(name) -> JSON name, from serde field names and Rust names
-    api_version: str | None = None
-    kind: str | None = None
-
-
-def parse_k8s_openapi(root: str) -> list[dict[str, OpenApiDef]]:
-    """One map per module in OPENAPI_MODULES: lowercased proto full name -> definition."""
-    out = []
-    for module in OPENAPI_MODULES:
-        defs: dict[str, OpenApiDef] = {}
-        for path in glob.glob(os.path.join(root, "src", module, "**", "*.rs"), recursive=True):
-            text = open(path, encoding="utf-8").read()
-            m = re.search(r"^// Generated from definition (\S+)", text, re.M)
-            if not m:
-                continue
-            definition = m.group(1)
-            full = "k8s.io." + definition.removeprefix("io.k8s.").replace("-", "_")
-            json_names: dict[str, str] = {}
-            for j, rust in re.findall(r'^\s*"([^"]+)" => Field::Key_(\w+),', text, re.M):
-                json_names.setdefault(norm(j), j)
-                json_names.setdefault(norm(rust), j)
-            d = OpenApiDef(full.rsplit(".", 1)[1], json_names)
-            r = re.search(r'const API_VERSION: &\'static str = "([^"]+)";.*?const KIND: &\'static str = "([^"]+)";', text, re.S)
-            if r:
-                d.api_version, d.kind = r.groups()
-            defs[full.lower()] = d
-        out.append(defs)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

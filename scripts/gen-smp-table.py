@@ -38,13 +38,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from crate_sources import crate_dir, pinned_version
+from crate_sources import OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version
 
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
 KUBE_VERSION = "1.35"
 # k8s-openapi modules, searched in order for definitions and kinds.
-OPENAPI_MODULES = ["v1_35", "v1_34", "v1_36", "v1_37", "v1_33"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "crates", "keks-apiserver", "src", "patch", "merge_keys.rs")
@@ -71,8 +70,6 @@ SCALAR = {t.lower() for t in SCALAR_TYPES}
 OPAQUE = {t.lower(): t.rsplit(".", 1)[1] for t in OPAQUE_TYPES}
 
 
-def norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("r#"))
 
 
 def lower_camel(snake: str) -> str:
@@ -182,36 +179,6 @@ def parse_k8s_pb(root: str) -> dict[str, PbMessage]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class OpenApiDef:
-    name: str  # the definition's (Go) type name
-    json: dict[str, str]  # norm(name) -> JSON name
-    api_version: str | None = None
-    kind: str | None = None
-
-
-def parse_k8s_openapi(root: str) -> list[dict[str, OpenApiDef]]:
-    """One map per module in OPENAPI_MODULES: lowercased proto full name -> definition."""
-    out = []
-    for module in OPENAPI_MODULES:
-        defs: dict[str, OpenApiDef] = {}
-        for path in glob.glob(os.path.join(root, "src", module, "**", "*.rs"), recursive=True):
-            text = open(path, encoding="utf-8").read()
-            m = re.search(r"^// Generated from definition (\S+)", text, re.M)
-            if not m:
-                continue
-            full = "k8s.io." + m.group(1).removeprefix("io.k8s.").replace("-", "_")
-            names: dict[str, str] = {}
-            for j, rust in re.findall(r'^\s*"([^"]+)" => Field::Key_(\w+),', text, re.M):
-                names.setdefault(norm(j), j)
-                names.setdefault(norm(rust), j)
-            d = OpenApiDef(full.rsplit(".", 1)[1], names)
-            r = re.search(r'const API_VERSION: &\'static str = "([^"]+)";.*?const KIND: &\'static str = "([^"]+)";', text, re.S)
-            if r:
-                d.api_version, d.kind = r.groups()
-            defs[full.lower()] = d
-        out.append(defs)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
