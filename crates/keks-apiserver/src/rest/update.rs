@@ -150,7 +150,8 @@ impl ClusterApi {
             return Err(ApiError::invalid(&d.group, &d.kind, &obj_name, errors));
         }
         let bytes = encode(&new);
-        if bytes == encode(current) {
+        // The stored bytes are the encoding of `current`: equal bytes, nothing changed.
+        if bytes == kv.value {
             set_resource_version(&mut new, kv.mod_revision);
             return Ok(Some(new)); // nothing changed: no write, same resourceVersion
         }
