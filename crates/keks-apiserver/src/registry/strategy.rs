@@ -48,10 +48,11 @@ pub trait Strategy: Send + Sync {
         false
     }
 
-    /// Whether a delete gives the object a grace period (pods), during which it stays with a
-    /// deletionTimestamp until its node confirms it is gone.
-    fn graceful_deletion(&self) -> bool {
-        false
+    /// The grace period a delete gives the object (pods), during which it stays with a
+    /// deletionTimestamp until its node confirms it is gone; `None` deletes at once.
+    /// `requested` is the request's `gracePeriodSeconds`.
+    fn deletion_grace_period(&self, _obj: &Value, _requested: Option<i64>) -> Option<i64> {
+        None
     }
 
     /// Whether something besides `metadata.finalizers` still holds an object being deleted

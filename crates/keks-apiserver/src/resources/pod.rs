@@ -39,8 +39,21 @@ impl Strategy for PodStrategy {
         true
     }
 
-    fn graceful_deletion(&self) -> bool {
-        true
+    /// The request's period, else `spec.terminationGracePeriodSeconds`, else 30 s; a pod
+    /// that never ran (no node) goes at once.
+    fn deletion_grace_period(&self, pod: &Value, requested: Option<i64>) -> Option<i64> {
+        if pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Some(0);
+        }
+        let default = pod
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
+        Some(requested.unwrap_or(default).max(0))
     }
 
     fn default(&self, pod: &mut Value) {

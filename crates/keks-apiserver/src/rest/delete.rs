@@ -113,9 +113,7 @@ impl ClusterApi {
             }
             let grace = d
                 .strategy
-                .graceful_deletion()
-                .then(|| self.grace_period(d, &current, opts))
-                .flatten();
+                .deletion_grace_period(&current, opts.grace_period_seconds);
             let already_deleting = meta.contains_key("deletionTimestamp");
             let outcome_pending = !finalizers.is_empty()
                 || grace.is_some_and(|g| g > 0)
@@ -161,31 +159,6 @@ impl ClusterApi {
                 return Ok(DeleteOutcome::Pending(next));
             }
         }
-    }
-
-    /// The grace period of a graceful delete: the request's, else the object's
-    /// `spec.terminationGracePeriodSeconds`, else 30 s. An object that never ran (a pod with
-    /// no node) goes at once.
-    fn grace_period(
-        &self,
-        d: &ResourceDescriptor,
-        obj: &Value,
-        opts: &DeleteOptions,
-    ) -> Option<i64> {
-        if d.group.is_empty()
-            && d.plural == "pods"
-            && obj
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-        {
-            return Some(0);
-        }
-        let default = obj
-            .pointer("/spec/terminationGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(30);
-        Some(opts.grace_period_seconds.unwrap_or(default).max(0))
     }
 
     /// Deletes every object of a resource matching `list` in `namespace`; returns the list of
