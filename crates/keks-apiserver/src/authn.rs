@@ -31,9 +31,11 @@ pub enum Authenticated {
     Invalid,
 }
 
-/// One way of recognising a bearer token.
+/// One way of recognising a bearer token. Asynchronous because some kinds (EKS tokens) map
+/// the identity through objects in the cluster's store.
+#[async_trait::async_trait]
 pub trait TokenAuthenticator: Send + Sync {
-    fn authenticate(&self, cluster: &str, token: &str) -> Authenticated;
+    async fn authenticate(&self, cluster: &str, token: &str) -> Authenticated;
 }
 
 /// The chain: the first authenticator that recognises the token decides.
@@ -49,9 +51,9 @@ impl AuthenticatorChain {
     }
 
     /// The user behind `Authorization: Bearer <token>`; `None` means 401.
-    pub fn authenticate(&self, cluster: &str, token: &str) -> Option<UserInfo> {
+    pub async fn authenticate(&self, cluster: &str, token: &str) -> Option<UserInfo> {
         for a in &self.authenticators {
-            match a.authenticate(cluster, token) {
+            match a.authenticate(cluster, token).await {
                 Authenticated::User(mut user) => {
                     if !user.in_group("system:authenticated") {
                         user.groups.push("system:authenticated".into());
@@ -88,8 +90,9 @@ impl StaticTokens {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenAuthenticator for StaticTokens {
-    fn authenticate(&self, cluster: &str, token: &str) -> Authenticated {
+    async fn authenticate(&self, cluster: &str, token: &str) -> Authenticated {
         match self
             .by_hash
             .read()

@@ -54,6 +54,14 @@ pub enum ClusterError {
 
 const PREFIX: &str = "/keks/clusters/";
 
+/// Something that runs inside every cluster — controllers, the scheduler, the simulated
+/// kubelet, EKS's in-cluster parts. Started when a cluster is installed (created, or loaded
+/// at start); everything it runs must go through [`ClusterApi::spawn`] so that it stops with
+/// the cluster.
+pub trait ClusterAddon: Send + Sync {
+    fn start(&self, api: Arc<ClusterApi>);
+}
+
 /// The set of served clusters.
 pub struct Clusters {
     store: Arc<dyn Store>,
@@ -61,17 +69,19 @@ pub struct Clusters {
     registry: Arc<Registry>,
     clock: SharedClock,
     tokens: Arc<StaticTokens>,
+    addons: Vec<Arc<dyn ClusterAddon>>,
     live: parking_lot::RwLock<BTreeMap<String, (ClusterRecord, Arc<ClusterApi>)>>,
 }
 
 impl Clusters {
-    /// Loads every cluster recorded in the store.
+    /// Loads every cluster recorded in the store and starts its add-ons.
     pub async fn load(
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         clock: SharedClock,
         tokens: Arc<StaticTokens>,
         authorizer: Arc<Authorizer>,
+        addons: Vec<Arc<dyn ClusterAddon>>,
     ) -> Result<Self, ClusterError> {
         let clusters = Self {
             store,
@@ -79,6 +89,7 @@ impl Clusters {
             registry,
             clock,
             tokens,
+            addons,
             live: Default::default(),
         };
         let records = clusters
@@ -117,7 +128,50 @@ impl Clusters {
         crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
         crate::crd::CrdController::spawn(api.clone()); // custom resources of this cluster's CRDs
         crate::lifecycle::GarbageCollector::spawn(api.clone());
+        for addon in &self.addons {
+            addon.start(api.clone());
+        }
         self.live.write().insert(record.name.clone(), (record, api));
+        Ok(())
+    }
+
+    /// Deletes a cluster: stops its background tasks, forgets its credentials and policy,
+    /// and removes every object it stored. Returns whether it existed.
+    pub async fn delete(&self, name: &str) -> Result<bool, ClusterError> {
+        let removed = self.live.write().remove(name);
+        if let Some((_, api)) = &removed {
+            api.stop();
+        }
+        self.tokens.remove_cluster(name);
+        self.authorizer.forget(name);
+        let objects = crate::registry::keys::cluster_prefix(name);
+        let deleted = self
+            .store
+            .txn(Txn::new().and_then([
+                TxnOp::delete(Bytes::from(format!("{PREFIX}{name}"))),
+                TxnOp::Delete {
+                    range: KeyRange::prefix(objects),
+                },
+            ]))
+            .await?;
+        debug_assert!(deleted.succeeded);
+        Ok(removed.is_some())
+    }
+
+    /// The cluster names keks accepts: EKS's (`^[0-9A-Za-z][A-Za-z0-9\-_]*$`, 1 to 100
+    /// characters), which are also safe as one URL path segment and one store key segment.
+    pub fn validate_name(name: &str) -> Result<(), String> {
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+        if !first_ok
+            || name.len() > 100
+            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(
+                "must be 1 to 100 characters: letters, digits, '-' and '_', starting with a letter or digit"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -140,10 +194,7 @@ impl Clusters {
         name: &str,
         version: &str,
     ) -> Result<(ClusterRecord, String), ClusterError> {
-        let problems = crate::validation::dns1123_label(name);
-        if let Some(p) = problems.into_iter().next() {
-            return Err(ClusterError::InvalidName(name.to_string(), p));
-        }
+        Self::validate_name(name).map_err(|p| ClusterError::InvalidName(name.to_string(), p))?;
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
         let token = hex(&secret);

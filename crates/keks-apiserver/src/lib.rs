@@ -22,7 +22,8 @@ pub mod status;
 pub mod table;
 pub mod validation;
 
-pub use clusters::{ClusterError, ClusterRecord, Clusters};
+pub use clusters::{ClusterAddon, ClusterError, ClusterRecord, Clusters};
 pub use http::{cluster_path, serve, ApiServer};
 pub use pki::Pki;
 pub use registry::Registry;
+pub use rest::ClusterApi;

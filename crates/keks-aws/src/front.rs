@@ -55,7 +55,7 @@ pub struct AwsFront {
 }
 
 impl AwsFront {
-    pub fn handle(&self, req: &HttpRequest<'_>, now: SystemTime) -> Response {
+    pub async fn handle(&self, req: &HttpRequest<'_>, now: SystemTime) -> Response {
         let request_id = uuid_like();
         let signed = sigv4::Request {
             method: req.method,

@@ -40,7 +40,7 @@ pub async fn handle(State(state): State<AwsState>, req: Request<Body>) -> Respon
         headers,
         body: &body,
     };
-    let answer = state.front.handle(&http, state.clock.wall());
+    let answer = state.front.handle(&http, state.clock.wall()).await;
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

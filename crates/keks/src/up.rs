@@ -71,6 +71,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             clock.clone(),
             tokens.clone(),
             authorizer.clone(),
+            Vec::new(),
         )
         .await?,
     );

@@ -40,7 +40,7 @@ pub struct CrdController {
 
 impl CrdController {
     pub fn spawn(api: Arc<ClusterApi>) {
-        tokio::spawn(
+        api.clone().spawn(
             Self {
                 api,
                 served: BTreeMap::new(),
@@ -98,7 +98,7 @@ impl CrdController {
                                 .and_then(Value::as_str)
                                 .unwrap_or_default()
                                 .to_string();
-                            tokio::spawn(
+                            self.api.spawn(
                                 async move { cleanup(api, d, name, uid, descriptors).await },
                             );
                         } else {

@@ -63,7 +63,7 @@ impl ApiServer {
         if matches!(sub_path.as_str(), "/healthz" | "/livez" | "/readyz") {
             return Ok(body::text(StatusCode::OK, "ok"));
         }
-        let user = self.authenticate(&cluster, &req)?;
+        let user = self.authenticate(&cluster, &req).await?;
         let user = self.impersonate(&cluster, user, &req).await?;
         let query = Query::parse(req.uri().query());
         let info = RequestInfo::resolve(req.method().as_str(), &sub_path, query.flag("watch"));
@@ -171,7 +171,11 @@ impl ApiServer {
         Ok(target)
     }
 
-    fn authenticate(&self, cluster: &str, req: &Request<Incoming>) -> Result<UserInfo, ApiError> {
+    async fn authenticate(
+        &self,
+        cluster: &str,
+        req: &Request<Incoming>,
+    ) -> Result<UserInfo, ApiError> {
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -182,6 +186,7 @@ impl ApiServer {
             .ok_or(ApiError::Unauthorized)?;
         self.authn
             .authenticate(cluster, token)
+            .await
             .ok_or(ApiError::Unauthorized)
     }
 }

@@ -80,7 +80,7 @@ pub struct GarbageCollector {
 
 impl GarbageCollector {
     pub fn spawn(api: Arc<ClusterApi>) {
-        tokio::spawn(
+        api.clone().spawn(
             Self {
                 api,
                 graph: Graph::default(),

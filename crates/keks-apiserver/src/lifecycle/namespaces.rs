@@ -26,7 +26,7 @@ pub struct NamespaceFinalizer {
 
 impl NamespaceFinalizer {
     pub fn spawn(api: Arc<ClusterApi>) {
-        tokio::spawn(Self { api }.run());
+        api.clone().spawn(Self { api }.run());
     }
 
     async fn run(self) {
@@ -64,7 +64,7 @@ impl NamespaceFinalizer {
                         .unwrap_or_default()
                         .to_string();
                     let api = self.api.clone();
-                    tokio::spawn(async move { finalize(api, name).await });
+                    self.api.spawn(async move { finalize(api, name).await });
                 }
             }
             self.api.clock.sleep(RETRY).await;

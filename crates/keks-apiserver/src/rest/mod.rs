@@ -35,6 +35,7 @@ pub struct ClusterApi {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub clock: SharedClock,
+    lifetime: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Options every write takes.
@@ -58,7 +59,40 @@ impl ClusterApi {
             store,
             registry,
             clock,
+            lifetime: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Runs a background task of this cluster (a controller, a finalizer) until it ends or
+    /// the cluster is stopped, whichever comes first.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let stopped = self.stopped();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stopped => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// Resolves once the cluster is stopped (deleted, or keks shutting down).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.lifetime.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+    }
+
+    /// Stops every background task started with [`ClusterApi::spawn`].
+    pub fn stop(&self) {
+        self.lifetime.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.lifetime.borrow()
     }
 }
 
