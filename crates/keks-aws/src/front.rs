@@ -52,6 +52,7 @@ impl Response {
 /// The AWS services keks serves.
 pub struct AwsFront {
     pub account: Account,
+    pub eks: Option<std::sync::Arc<super::eks::EksFront>>,
 }
 
 impl AwsFront {
@@ -81,6 +82,16 @@ impl AwsFront {
                 &QueryRequest::parse(req.query, req.body),
                 &request_id,
             ),
+            "eks" if self.eks.is_some() => {
+                let caller = keks_eks::Caller {
+                    account: principal.account.clone(),
+                    arn: principal.arn.clone(),
+                    user_id: principal.user_id.clone(),
+                    access_key_id: sig.scope.access_key.clone(),
+                };
+                let eks = self.eks.as_ref().expect("checked");
+                eks.handle(&caller, req).await
+            }
             other => Response::json(
                 501,
                 Some("NotImplementedException"),

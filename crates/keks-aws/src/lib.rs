@@ -2,6 +2,8 @@
 //! the AWS wire protocols and the service front ends (STS today; EKS next).
 
 pub mod account;
+pub mod eks;
+pub mod eks_token;
 pub mod front;
 pub mod query;
 pub mod sigv4;
@@ -9,3 +11,4 @@ pub mod sts;
 
 pub use account::{Account, AccountError, Principal};
 pub use front::{AwsFront, HttpRequest, Response};
+pub mod rest_json;
