@@ -61,6 +61,10 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let pki = Pki::load_or_create(&dir.pki())?;
 
     let shared_store: Arc<dyn Store> = store.clone();
+    let iam = keks_aws::Iam::load(shared_store.clone(), account.clone()).await?;
+    let network =
+        keks_cloud::Network::load_or_create(shared_store.clone(), &args.region, &account.id)
+            .await?;
     let registry = Arc::new(Registry::with_builtins());
     let tokens = Arc::new(StaticTokens::default());
     let authorizer = Arc::new(Authorizer::new(shared_store.clone()));
@@ -98,6 +102,8 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     }));
     let aws_front = Arc::new(keks_aws::AwsFront {
         account: account.clone(),
+        iam,
+        network,
     });
     let app = app.merge(
         axum::Router::new()
