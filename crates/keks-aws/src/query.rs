@@ -23,13 +23,12 @@ impl QueryRequest {
     }
 }
 
-/// Escapes text for an XML element.
+/// Escapes text for an XML element's content (quotes need no escaping there, and AWS
+/// leaves them as they are).
 pub fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// A successful response: `<{Action}Response><{Action}Result>...</...>`.

@@ -76,12 +76,14 @@ async fn run(
                     PrincipalKind::User { name } => {
                         iam.user(name).ok_or_else(|| super::no_such_user(name))?
                     }
-                    PrincipalKind::Root => return Ok(Some(format!(
+                    PrincipalKind::Root => {
+                        return Ok(Some(format!(
                         "<User><UserId>{}</UserId><Arn>{}</Arn><CreateDate>{}</CreateDate></User>",
                         xml_escape(&principal.user_id),
                         xml_escape(&principal.arn),
                         iso8601(unix(now))
-                    ))),
+                    )))
+                    }
                     PrincipalKind::AssumedRole { .. } => {
                         return Err(QueryError::validation(
                             "Must specify userName when calling with non-User credentials",
