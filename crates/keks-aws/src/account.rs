@@ -1,6 +1,7 @@
 //! The AWS account keks simulates: a 12-digit id and root credentials generated on first
 //! start, kept in the store (`/keks/aws/account`), and the lookup of an access key to the
-//! principal it belongs to.
+//! principal it belongs to. IAM users, roles and temporary credentials live in
+//! [`crate::iam`].
 
 use bytes::Bytes;
 use keks_store::{Compare, Store, StoreError, Txn, TxnOp};
@@ -33,14 +34,35 @@ pub struct Account {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub account: String,
+    /// `arn:aws:iam::<acct>:root`, `arn:aws:iam::<acct>:user/<path>/<name>` or
+    /// `arn:aws:sts::<acct>:assumed-role/<role-name>/<session>`.
     pub arn: String,
+    /// `UserId` as STS reports it: the account id (root), the user id (`AIDA…`), or
+    /// `<role-id>:<session>` (assumed role).
     pub user_id: String,
+    pub kind: PrincipalKind,
 }
 
-const KEY_ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// What kind of identity a principal is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The account's root user.
+    Root,
+    /// An IAM user.
+    User { name: String },
+    /// A session of an IAM role (STS AssumeRole).
+    AssumedRole {
+        role_name: String,
+        /// The IAM role's ARN, with its path: `arn:aws:iam::<acct>:role/<path>/<name>`.
+        role_arn: String,
+        session_name: String,
+    },
+}
+
+pub(crate) const KEY_ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random(alphabet: &[u8], len: usize) -> String {
+pub(crate) fn random(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
     (0..len)
         .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
@@ -93,18 +115,21 @@ impl Account {
         Ok(account)
     }
 
-    /// The secret and principal of an access key, if it is one of this account's.
+    /// The root user as a principal.
+    pub fn root_principal(&self) -> Principal {
+        Principal {
+            account: self.id.clone(),
+            arn: self.root.arn.clone(),
+            user_id: self.root.user_id.clone(),
+            kind: PrincipalKind::Root,
+        }
+    }
+
+    /// The secret and principal of the root access key (IAM users' keys and temporary
+    /// credentials are looked up through [`crate::iam::Iam::lookup`]).
     pub fn lookup(&self, access_key_id: &str) -> Option<(&str, Principal)> {
-        (self.root.access_key_id == access_key_id).then(|| {
-            (
-                self.root.secret_access_key.as_str(),
-                Principal {
-                    account: self.id.clone(),
-                    arn: self.root.arn.clone(),
-                    user_id: self.root.user_id.clone(),
-                },
-            )
-        })
+        (self.root.access_key_id == access_key_id)
+            .then(|| (self.root.secret_access_key.as_str(), self.root_principal()))
     }
 }
 

@@ -13,7 +13,7 @@ use keks_apiserver::authn::{Authenticated, TokenAuthenticator};
 use keks_core::SharedClock;
 use keks_eks::{Caller, ControlPlane};
 
-use crate::account::Account;
+use crate::iam::{Iam, LookupError};
 use crate::sigv4::{self, Form};
 
 pub const PREFIX: &str = "k8s-aws-v1.";
@@ -59,7 +59,7 @@ pub enum TokenError {
 
 /// The identity a token proves for `cluster`, or why it proves nothing.
 pub fn verify(
-    account: &Account,
+    iam: &Iam,
     cluster: &str,
     token: &str,
     now: std::time::SystemTime,
@@ -121,11 +121,21 @@ pub fn verify(
     signature.form = Form::Query {
         expires: LIFETIME.as_secs(),
     };
-    let (secret, principal) = account
-        .lookup(&signature.scope.access_key)
-        .ok_or(TokenError::UnknownAccessKey)?;
-    sigv4::verify(&request, &signature, secret, now)
+    let credential = iam
+        .lookup(&signature.scope.access_key, now)
+        .map_err(|e| match e {
+            LookupError::Unknown => TokenError::UnknownAccessKey,
+            LookupError::Expired => TokenError::Expired,
+        })?;
+    // Temporary credentials are valid only with their session token.
+    if credential.session_token.is_some()
+        && sigv4::session_token(&request, &signature) != credential.session_token
+    {
+        return Err(TokenError::UnknownAccessKey);
+    }
+    sigv4::verify(&request, &signature, &credential.secret_access_key, now)
         .map_err(|e| TokenError::Signature(e.to_string()))?;
+    let principal = credential.principal;
     Ok(Caller {
         account: principal.account,
         arn: principal.arn,
@@ -136,7 +146,7 @@ pub fn verify(
 
 /// The authenticator keks puts in every cluster's chain.
 pub struct EksTokenAuthenticator {
-    pub account: Account,
+    pub iam: Iam,
     pub control: Arc<ControlPlane>,
     pub clock: SharedClock,
 }
@@ -147,7 +157,7 @@ impl TokenAuthenticator for EksTokenAuthenticator {
         if !token.starts_with(PREFIX) {
             return Authenticated::NotMine;
         }
-        let caller = match verify(&self.account, cluster, token, self.clock.wall()) {
+        let caller = match verify(&self.iam, cluster, token, self.clock.wall()) {
             Ok(caller) => caller,
             Err(e) => {
                 tracing::debug!(cluster, error = %e, "EKS token refused");

@@ -5,9 +5,10 @@
 use std::time::SystemTime;
 
 use super::account::Account;
+use super::iam::{Iam, LookupError};
 use super::query::{self, QueryRequest};
 use super::sigv4::{self, SigV4Error};
-use super::sts;
+use super::{ec2, iam, sts};
 
 /// A request as the listener received it.
 pub struct HttpRequest<'a> {
@@ -52,6 +53,12 @@ impl Response {
 /// The AWS services keks serves.
 pub struct AwsFront {
     pub account: Account,
+    /// Users, roles, access keys and role sessions: every request's credentials are looked
+    /// up here.
+    pub iam: Iam,
+    /// The region's network (EC2 VPCs, subnets, security groups).
+    pub network: keks_cloud::Network,
+    /// The EKS control plane's front end (absent in tools that serve no EKS).
     pub eks: Option<std::sync::Arc<super::eks::EksFront>>,
 }
 
@@ -70,18 +77,39 @@ impl AwsFront {
             Err(e) => return self.auth_error(None, &e, &request_id),
         };
         let service = sig.scope.service.clone();
-        let Some((secret, principal)) = self.account.lookup(&sig.scope.access_key) else {
-            return self.auth_error(Some(&service), &SigV4Error::UnknownAccessKey, &request_id);
+        let credential = match self.iam.lookup(&sig.scope.access_key, now) {
+            Ok(c) => c,
+            Err(e) => {
+                let e = match e {
+                    LookupError::Unknown => SigV4Error::UnknownAccessKey,
+                    LookupError::Expired => SigV4Error::ExpiredToken,
+                };
+                return self.auth_error(Some(&service), &e, &request_id);
+            }
         };
-        if let Err(e) = sigv4::verify(&signed, &sig, secret, now) {
+        // Temporary credentials are valid only with their session token.
+        if credential.session_token.is_some()
+            && sigv4::session_token(&signed, &sig) != credential.session_token
+        {
+            return self.auth_error(Some(&service), &SigV4Error::UnknownAccessKey, &request_id);
+        }
+        if let Err(e) = sigv4::verify(&signed, &sig, &credential.secret_access_key, now) {
             return self.auth_error(Some(&service), &e, &request_id);
         }
+        let principal = credential.principal;
         match service.as_str() {
-            "sts" => sts::handle(
-                &principal,
-                &QueryRequest::parse(req.query, req.body),
-                &request_id,
-            ),
+            "sts" => {
+                let params = QueryRequest::parse(req.query, req.body);
+                sts::handle(&self.iam, &principal, &params, &request_id, now).await
+            }
+            "iam" => {
+                let params = QueryRequest::parse(req.query, req.body);
+                iam::api::handle(&self.iam, &principal, &params, &request_id, now).await
+            }
+            "ec2" => {
+                let params = QueryRequest::parse(req.query, req.body);
+                ec2::handle(&self.network, &params, &request_id)
+            }
             "eks" if self.eks.is_some() => {
                 let caller = keks_eks::Caller {
                     account: principal.account.clone(),
@@ -104,26 +132,34 @@ impl AwsFront {
     fn auth_error(&self, service: Option<&str>, e: &SigV4Error, request_id: &str) -> Response {
         let message = e.to_string();
         match service {
-            Some("sts") | Some("iam") => {
+            Some(service @ ("sts" | "iam")) => {
                 let (status, code) = match e {
                     SigV4Error::Missing => (403, "MissingAuthenticationToken"),
                     SigV4Error::Incomplete(_) => (400, "IncompleteSignature"),
                     SigV4Error::UnknownAccessKey => (403, "InvalidClientTokenId"),
+                    SigV4Error::ExpiredToken => (403, "ExpiredToken"),
                     SigV4Error::Mismatch => (403, "SignatureDoesNotMatch"),
                     SigV4Error::Expired { .. }
                     | SigV4Error::NotYetCurrent { .. }
                     | SigV4Error::PresignExpired => (403, "SignatureDoesNotMatch"),
                 };
+                let namespace = if service == "iam" {
+                    iam::api::NAMESPACE
+                } else {
+                    sts::NAMESPACE
+                };
                 Response::xml(
                     status,
-                    query::error(sts::NAMESPACE, true, code, &message, request_id),
+                    query::error(namespace, true, code, &message, request_id),
                 )
             }
+            Some("ec2") => ec2::auth_error(e, request_id),
             _ => {
                 let (status, code) = match e {
                     SigV4Error::Missing => (403, "MissingAuthenticationTokenException"),
                     SigV4Error::Incomplete(_) => (400, "IncompleteSignatureException"),
                     SigV4Error::UnknownAccessKey => (403, "UnrecognizedClientException"),
+                    SigV4Error::ExpiredToken => (403, "ExpiredTokenException"),
                     SigV4Error::Mismatch
                     | SigV4Error::Expired { .. }
                     | SigV4Error::NotYetCurrent { .. }

@@ -78,6 +78,9 @@ pub enum SigV4Error {
     /// The access key is not known.
     #[error("The security token included in the request is invalid.")]
     UnknownAccessKey,
+    /// The temporary credentials' session has expired.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// The signature does not match.
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")]
     Mismatch,
@@ -206,6 +209,17 @@ fn parse_scope(credential: &str) -> Result<Scope, SigV4Error> {
         _ => Err(SigV4Error::Incomplete(format!(
             "Credential should be scoped to a valid region. Credential={credential}"
         ))),
+    }
+}
+
+/// The session token a request carries: the `X-Amz-Security-Token` header of a
+/// header-signed request, or the query parameter of a presigned URL.
+pub fn session_token(req: &Request<'_>, sig: &Signature) -> Option<String> {
+    match sig.form {
+        Form::Header => req.header("x-amz-security-token").map(str::to_string),
+        Form::Query { .. } => form_urlencoded::parse(req.query.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Security-Token")
+            .map(|(_, v)| v.into_owned()),
     }
 }
 

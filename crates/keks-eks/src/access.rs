@@ -76,6 +76,11 @@ fn principal_parts(arn: &str) -> Option<(String, &'static str, String)> {
     {
         return None;
     }
+    // The account's root user may hold an entry (a cluster created with root credentials
+    // gives its creator one).
+    if *resource == "root" {
+        return Some((account.to_string(), "root", "root".to_string()));
+    }
     let (kind, rest) = if let Some(r) = resource.strip_prefix("role/") {
         ("role", r)
     } else if let Some(r) = resource.strip_prefix("user/") {
@@ -104,7 +109,7 @@ pub(crate) fn add_creator_entry_if_missing(doc: &mut ClusterDoc, now: f64) {
         BTreeMap::new(),
         now,
     ) else {
-        return; // the root user has no entry (it is not an IAM user or role)
+        return; // not an IAM principal that can hold an entry
     };
     doc.access_entries.insert(
         key,
@@ -521,7 +526,8 @@ mod tests {
             Some(("123456789012".into(), "role", "deployer".into()))
         );
         assert!(principal_parts("arn:aws:sts::123456789012:assumed-role/r/s").is_none());
-        assert!(principal_parts("arn:aws:iam::123456789012:root").is_none());
+        assert!(principal_parts("arn:aws:iam::123456789012:root").is_some());
+        assert!(principal_parts("arn:aws:iam::123456789012:group/devs").is_none());
         assert_eq!(
             entry_key("arn:aws:iam::123456789012:role/ops/deployer"),
             "arn:aws:iam::123456789012:role/deployer"

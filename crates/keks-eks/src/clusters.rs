@@ -183,7 +183,8 @@ impl ControlPlane {
         }
         check_tags(&input.tags)?;
         let vpc = self
-            .resolve_vpc(&input.resources_vpc_config)
+            .resolve_vpc(&name, &input.resources_vpc_config)
+            .await
             .map_err(|e| e.for_cluster(&name))?;
         let network = self.network_config(
             input.kubernetes_network_config.unwrap_or_default(),
@@ -271,7 +272,11 @@ impl ControlPlane {
     }
 
     /// The subnets' VPC, checked as EKS checks it.
-    pub(crate) fn resolve_vpc(&self, input: &VpcConfigInput) -> Result<VpcConfig, EksError> {
+    pub(crate) async fn resolve_vpc(
+        &self,
+        cluster: &str,
+        input: &VpcConfigInput,
+    ) -> Result<VpcConfig, EksError> {
         let subnet_ids = input.subnet_ids.clone().unwrap_or_default();
         if subnet_ids.is_empty() {
             return Err(EksError::invalid_parameter(
@@ -312,10 +317,11 @@ impl ControlPlane {
                 "resourcesVpcConfig.securityGroupIds: at most 5 security groups can be specified",
             ));
         }
-        if let Some(sg) = security_group_ids
-            .iter()
-            .find(|sg| !self.network.security_group_exists(sg))
-        {
+        if let Some(sg) = security_group_ids.iter().find(|sg| {
+            self.network
+                .security_group(sg)
+                .is_none_or(|g| g.vpc_id != vpc_id)
+        }) {
             return Err(EksError::invalid_parameter(format!(
                 "The security group '{sg}' does not exist (Service: AmazonEC2; Status Code: 400; Error Code: InvalidGroup.NotFound)"
             )));
@@ -331,14 +337,23 @@ impl ControlPlane {
             .public_access_cidrs
             .clone()
             .unwrap_or_else(|| vec!["0.0.0.0/0".into()]);
+        let group = self
+            .network
+            .create_security_group(
+                &vpc_id,
+                &format!("eks-cluster-sg-{cluster}-{}", &ids::cluster_id()[..8].to_ascii_lowercase()),
+                "EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, as well as any managed workloads.",
+                vec![
+                    keks_cloud::network::Tag::new(format!("kubernetes.io/cluster/{cluster}"), "owned"),
+                    keks_cloud::network::Tag::new("aws:eks:cluster-name", cluster),
+                ],
+            )
+            .await
+            .map_err(|e| EksError::Server(format!("creating the cluster security group: {e}")))?;
         Ok(VpcConfig {
             subnet_ids,
             security_group_ids,
-            cluster_security_group_id: self.network.create_security_group(
-                &vpc_id,
-                "eks-cluster-sg",
-                "EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, as well as any managed workloads.",
-            ),
+            cluster_security_group_id: group.id,
             vpc_id,
             endpoint_public_access: public,
             endpoint_private_access: private,
@@ -361,7 +376,7 @@ impl ControlPlane {
             }
             Some(c) => c,
             // EKS picks the block that cannot overlap the VPC.
-            None => match self.network.vpc_cidr(vpc_id) {
+            None => match self.network.vpc(vpc_id).map(|v| v.cidr_block) {
                 Some(v) if v.starts_with("10.") => "172.20.0.0/16".into(),
                 _ => "10.100.0.0/16".into(),
             },

@@ -14,8 +14,8 @@ use parking_lot::RwLock;
 
 use crate::doc::{ClusterDoc, Pending};
 use crate::error::EksError;
-use crate::network::Network;
 use crate::timing::TimingProfile;
+use keks_cloud::Network;
 
 /// How keks' EKS is set up.
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ pub struct ControlPlane {
     store: Arc<dyn Store>,
     pub(crate) clock: SharedClock,
     pub(crate) kube: Arc<Clusters>,
-    pub(crate) network: Arc<dyn Network>,
+    pub(crate) network: Network,
     docs: RwLock<BTreeMap<String, ClusterDoc>>,
     /// Serializes changes so that each is read, checked and written as one step.
     writes: tokio::sync::Mutex<()>,
@@ -49,7 +49,7 @@ impl ControlPlane {
         store: Arc<dyn Store>,
         clock: SharedClock,
         kube: Arc<Clusters>,
-        network: Arc<dyn Network>,
+        network: Network,
     ) -> Result<Arc<Self>, EksError> {
         let this = Arc::new(Self {
             store,
@@ -70,7 +70,14 @@ impl ControlPlane {
             let mut docs = this.docs.write();
             for kv in stored.kvs {
                 match serde_json::from_slice::<ClusterDoc>(&kv.value) {
-                    Ok(doc) => {
+                    Ok(mut doc) => {
+                        // The Kubernetes listener may have moved since the cluster was
+                        // created (another port); clusters are served where it is now.
+                        doc.kube_endpoint =
+                            format!("{}/clusters/{}", this.config.kube_url, doc.cluster.name);
+                        if doc.cluster.endpoint.is_some() {
+                            doc.cluster.endpoint = Some(doc.kube_endpoint.clone());
+                        }
                         docs.insert(doc.cluster.name.clone(), doc);
                     }
                     Err(e) => {

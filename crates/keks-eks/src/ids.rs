@@ -17,11 +17,6 @@ fn hex(len: usize, upper: bool) -> String {
         .collect()
 }
 
-/// `sg-` and 17 hex digits.
-pub fn security_group_id() -> String {
-    format!("sg-{}", hex(17, false))
-}
-
 /// The 32 uppercase hex digits EKS uses in a cluster's endpoint and OIDC issuer.
 pub fn cluster_id() -> String {
     hex(32, true)

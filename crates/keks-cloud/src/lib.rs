@@ -1,0 +1,9 @@
+//! keks-cloud: the simulated AWS fleet under keks. Today: the network of the account's
+//! region (availability zones, the default VPC, its subnets with their IP pools, security
+//! groups), kept durably in the store.
+
+pub mod network;
+
+pub use network::{
+    AvailabilityZone, Network, NetworkError, SecurityGroup, Subnet, Tag, Vpc, DEFAULT_VPC_CIDR,
+};
