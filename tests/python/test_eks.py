@@ -158,6 +158,11 @@ def test_create_cluster_then_kubectl_through_get_token(keks):
     out = kubectl(kc, "get", "daemonsets", "-n", "kube-system", "-o", "name", env=env)
     assert "daemonset.apps/kube-proxy" in out.stdout and "daemonset.apps/aws-node" in out.stdout
     assert kubectl(kc, "get", "configmap", "aws-auth", "-n", "kube-system", env=env).returncode == 0
+    whoami = kubectl(kc, "auth", "whoami", "-o", "json", env=env)
+    assert whoami.returncode == 0, whoami.stderr
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    root_arn = f"arn:aws:iam::{account_id(keks)}:root"
+    assert user["username"] == root_arn and user["extra"]["canonicalArn"] == [root_arn]
     # The creator holds the cluster-admin access entry EKS gives it.
     entries = aws_ok(keks, "eks", "list-access-entries", "--cluster-name", "demo")["accessEntries"]
     assert entries == [f"arn:aws:iam::{account_id(keks)}:root"]
@@ -258,7 +263,8 @@ def test_tokens_for_another_cluster_expired_or_tampered_are_refused(keks):
 
 
 def test_version_update_runs_to_successful_then_delete(keks):
-    create_cluster(keks, "upgrade", "--kubernetes-version", "1.33")
+    create_cluster(keks, "upgrade", "--kubernetes-version", "1.33",
+                   "--kubernetes-network-config", "serviceIpv4Cidr=172.20.0.0/16")
     out = aws(keks, "eks", "update-cluster-version", "--name", "upgrade", "--kubernetes-version", "1.31")
     assert out.returncode != 0 and "InvalidParameterException" in out.stderr
     update = aws_ok(keks, "eks", "update-cluster-version", "--name", "upgrade", "--kubernetes-version", "1.34")["update"]
@@ -277,6 +283,10 @@ def test_version_update_runs_to_successful_then_delete(keks):
     kc = kubeconfig_for(keks, "upgrade")
     version = json.loads(kubectl(kc, "version", "-o", "json", env=aws_env(keks)).stdout)
     assert version["serverVersion"]["minor"].startswith("34")
+    # Services take addresses from the cluster's own service range.
+    services = json.loads(kubectl(kc, "get", "services", "-A", "-o", "json", env=aws_env(keks)).stdout)["items"]
+    ips = {s["metadata"]["name"]: s["spec"]["clusterIP"] for s in services}
+    assert ips == {"kubernetes": "172.20.0.1", "kube-dns": "172.20.0.10"}
 
     deleted = aws_ok(keks, "eks", "delete-cluster", "--name", "upgrade")["cluster"]
     assert deleted["status"] == "DELETING"

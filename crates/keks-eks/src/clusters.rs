@@ -246,7 +246,14 @@ impl ControlPlane {
         {
             access::add_creator_entry_if_missing(&mut doc, now);
         }
-        match self.kube.create(&name, &version).await {
+        let service_cidr = doc.cluster.kubernetes_network_config["serviceIpv4Cidr"]
+            .as_str()
+            .map(str::to_string);
+        match self
+            .kube
+            .create_with(&name, &version, service_cidr.as_deref())
+            .await
+        {
             Ok(_) => {}
             Err(keks_apiserver::ClusterError::AlreadyExists(_)) => {
                 return Err(EksError::ResourceInUse {
