@@ -15,7 +15,7 @@ use crate::error::EksError;
 use crate::{access, bootstrap, ids, pagination, versions};
 
 /// Clusters per Region and account, EKS's default quota.
-pub const MAX_CLUSTERS: usize = 100;
+pub const DEFAULT_CLUSTER_QUOTA: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,9 +141,12 @@ impl ControlPlane {
                 cluster: Some(name),
             });
         }
-        if self.len() >= MAX_CLUSTERS {
+        let quota = self.config.cluster_quota;
+        if self.len() >= quota {
             return Err(EksError::ResourceLimitExceeded {
-                message: format!("Cluster limit exceeded for account: at most {MAX_CLUSTERS} clusters per Region."),
+                message: format!(
+                    "Cluster limit exceeded for account: at most {quota} clusters per Region."
+                ),
                 cluster: Some(name),
             });
         }

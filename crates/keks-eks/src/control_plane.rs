@@ -27,6 +27,8 @@ pub struct ControlPlaneConfig {
     /// The CA that signs the Kubernetes API's serving certificate (PEM).
     pub ca_pem: String,
     pub timing: TimingProfile,
+    /// Clusters per Region (EKS's default quota is 100; like AWS quotas, adjustable).
+    pub cluster_quota: usize,
 }
 
 pub struct ControlPlane {

@@ -107,6 +107,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             kube_url: kube_url.clone(),
             ca_pem: pki.ca_cert_pem.clone(),
             timing: keks_eks::TimingProfile::parse(&args.timing).unwrap_or_default(),
+            cluster_quota: args.eks_cluster_quota,
         },
         shared_store.clone(),
         clock.clone(),
