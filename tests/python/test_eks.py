@@ -397,3 +397,23 @@ def test_clusters_survive_a_restart(keks):
     kc = kubeconfig_for(keks, "durable")
     out = kubectl(kc, "get", "deployment", "coredns", "-n", "kube-system", env=aws_env(keks))
     assert out.returncode == 0, out.stderr
+
+
+def test_acknowledged_eks_writes_survive_kill_9(keks):
+    client = eks(keks)
+    subnets = private_subnets(keks)
+    role = f"arn:aws:iam::{account_id(keks)}:role/eks-cluster"
+    client.create_cluster(name="k9", roleArn=role, resourcesVpcConfig={"subnetIds": subnets},
+                          accessConfig={"authenticationMode": "API"})
+    client.get_waiter("cluster_active").wait(name="k9", WaiterConfig={"Delay": 1})
+    arn = f"arn:aws:iam::{account_id(keks)}:role/reader"
+    client.create_access_entry(clusterName="k9", principalArn=arn, kubernetesGroups=["readers"])
+    client.tag_resource(resourceArn=client.describe_cluster(name="k9")["cluster"]["arn"], tags={"k": "v"})
+    keks.process.kill()
+    keks.process.wait(timeout=15)
+    keks.start()
+    client = eks(keks)
+    cluster = client.describe_cluster(name="k9")["cluster"]
+    assert cluster["status"] == "ACTIVE" and cluster["tags"] == {"k": "v"}
+    entry = client.describe_access_entry(clusterName="k9", principalArn=arn)["accessEntry"]
+    assert entry["kubernetesGroups"] == ["readers"]
