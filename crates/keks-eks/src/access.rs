@@ -276,6 +276,12 @@ impl ControlPlane {
         let cluster = input.cluster_name.clone();
         self.modify(&cluster, |doc| {
             require_api_mode(doc)?;
+            if !self.principal_exists(&input.principal_arn) {
+                return Err(EksError::invalid_parameter(format!(
+                    "The specified principalArn could not be found: {}",
+                    input.principal_arn
+                )));
+            }
             let key = entry_key(&input.principal_arn);
             if doc.access_entries.contains_key(&key) {
                 return Err(EksError::ResourceInUse {

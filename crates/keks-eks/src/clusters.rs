@@ -184,6 +184,13 @@ impl ControlPlane {
                 input.role_arn
             )).for_cluster(&name));
         }
+        if !self.role_exists(&input.role_arn) {
+            return Err(EksError::invalid_parameter(format!(
+                "Role with arn: {}, could not be assumed because it does not exist or the trusted entity is not correct",
+                input.role_arn
+            ))
+            .for_cluster(&name));
+        }
         check_tags(&input.tags)?;
         let vpc = self
             .resolve_vpc(&name, &input.resources_vpc_config)

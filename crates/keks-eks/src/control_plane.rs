@@ -38,6 +38,7 @@ pub struct ControlPlane {
     pub(crate) kube: Arc<Clusters>,
     pub(crate) network: Network,
     docs: RwLock<BTreeMap<String, ClusterDoc>>,
+    principals: std::sync::OnceLock<Arc<dyn crate::Principals>>,
     /// Serializes changes so that each is read, checked and written as one step.
     writes: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
@@ -59,6 +60,7 @@ impl ControlPlane {
             kube,
             network,
             docs: RwLock::new(BTreeMap::new()),
+            principals: std::sync::OnceLock::new(),
             writes: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
             config,
@@ -90,6 +92,22 @@ impl ControlPlane {
         }
         tokio::spawn(this.clone().complete_pending_work());
         Ok(this)
+    }
+
+    /// Connects IAM, so that role and principal ARNs are checked for existence (without it
+    /// only their form is checked).
+    pub fn set_principals(&self, principals: Arc<dyn crate::Principals>) {
+        let _ = self.principals.set(principals);
+    }
+
+    pub(crate) fn role_exists(&self, arn: &str) -> bool {
+        self.principals.get().is_none_or(|p| p.role_exists(arn))
+    }
+
+    pub(crate) fn principal_exists(&self, arn: &str) -> bool {
+        self.principals
+            .get()
+            .is_none_or(|p| p.principal_exists(arn))
     }
 
     pub fn config(&self) -> &ControlPlaneConfig {

@@ -116,6 +116,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
     authorizer.set_grants(control.clone());
+    control.set_principals(Arc::new(iam.clone()));
     let eks_tokens = Arc::new(keks_aws::eks_token::EksTokenAuthenticator {
         iam: iam.clone(),
         control: control.clone(),

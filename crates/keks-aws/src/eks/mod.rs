@@ -3,6 +3,7 @@
 //! answer `NotImplementedException` (HTTP 501) naming the operation.
 
 mod errors;
+mod principals;
 
 use std::sync::Arc;
 
