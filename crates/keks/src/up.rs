@@ -197,8 +197,12 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     println!("  endpoint:        {endpoint}  (health: {endpoint}/_keks/health)");
     println!("  Kubernetes APIs: {kube_url}/clusters/<name>");
     println!(
-        "  AWS account:     {} (region {}, root access key {})",
-        account.id, args.region, account.root.access_key_id
+        "  AWS account:     {} (region {}, EKS timing {})",
+        account.id, args.region, args.timing
+    );
+    println!(
+        "  credentials:     AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        account.root.access_key_id, account.root.secret_access_key
     );
     println!("  env:             source {}", dir.env_file().display());
 
