@@ -239,6 +239,7 @@ impl ControlPlane {
             creator_arn: caller.canonical_arn(),
             updates: Vec::new(),
             update_tokens: BTreeMap::new(),
+            fargate_profiles: BTreeMap::new(),
             access_entries: BTreeMap::new(),
             pending: Some(Pending::Activate {
                 due: self.due_in(self.config.timing.cluster_create()),
@@ -431,6 +432,15 @@ impl ControlPlane {
             if let Some(Pending::FinishUpdate { update_id, .. }) = &doc.pending {
                 return Err(EksError::ResourceInUse {
                     message: format!("Cannot delete because cluster {name} currently has update {update_id} in progress"),
+                    cluster: Some(name.to_string()),
+                });
+            }
+            if let Some(p) = doc.fargate_profiles.values().next() {
+                return Err(EksError::ResourceInUse {
+                    message: format!(
+                        "Cluster has Fargate profiles attached: delete Fargate profile {} (and any others) first",
+                        p.profile.fargate_profile_name
+                    ),
                     cluster: Some(name.to_string()),
                 });
             }

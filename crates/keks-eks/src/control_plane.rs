@@ -213,9 +213,13 @@ impl ControlPlane {
                 .read()
                 .values()
                 .filter_map(|d| {
-                    d.pending
-                        .as_ref()
-                        .map(|p| (p.due(), d.cluster.name.clone()))
+                    let cluster = d.pending.as_ref().map(Pending::due);
+                    let profiles = crate::fargate::profiles::next_due(d);
+                    let due = match (cluster, profiles) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    due.map(|due| (due, d.cluster.name.clone()))
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             let notified = self.wake.notified();
@@ -241,7 +245,23 @@ impl ControlPlane {
 
     /// Completes the pending work of one cluster.
     async fn complete(&self, name: &str) -> Result<(), EksError> {
-        let Some(pending) = self.with(name, |d| d.pending.clone()).flatten() else {
+        let now = self.now();
+        let profiles_due = self
+            .with(name, |d| {
+                crate::fargate::profiles::next_due(d).is_some_and(|due| due <= now)
+            })
+            .unwrap_or(false);
+        if profiles_due {
+            self.modify(name, |doc| {
+                crate::fargate::profiles::complete_due(doc, now);
+                Ok(())
+            })
+            .await?;
+        }
+        let Some(pending) = self
+            .with(name, |d| d.pending.clone().filter(|p| p.due() <= now))
+            .flatten()
+        else {
             return Ok(());
         };
         match pending {

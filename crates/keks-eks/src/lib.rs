@@ -10,6 +10,7 @@ pub mod clusters;
 pub mod control_plane;
 pub mod doc;
 pub mod error;
+pub mod fargate;
 pub mod identity;
 pub mod ids;
 pub mod pagination;

@@ -140,3 +140,60 @@ async fn realistic_timing_runs_on_the_clock_and_survives_a_reload() {
     let listed: Value = cp.list_clusters(&json!({})).unwrap();
     assert_eq!(listed["clusters"], json!([]));
 }
+
+#[tokio::test]
+async fn one_fargate_profile_changes_at_a_time() {
+    let clock = VirtualClock::new();
+    let shared: SharedClock = Arc::new(clock.clone());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let cp = control_plane(store.clone(), shared.clone()).await;
+    let network = keks_cloud::Network::load_or_create(store.clone(), "us-east-1", ACCOUNT)
+        .await
+        .unwrap();
+    let subnets: Vec<String> = network.subnets().into_iter().map(|s| s.id).collect();
+    cp.create_cluster(
+        &caller(),
+        json!({"name": "fg", "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/eks"),
+               "resourcesVpcConfig": {"subnetIds": subnets},
+               "accessConfig": {"authenticationMode": "API"}}),
+    )
+    .await
+    .unwrap();
+    advance(&clock, Duration::from_secs(10 * 60 + 1)).await;
+    let profile = |name: &str| {
+        json!({"clusterName": "fg", "fargateProfileName": name,
+               "podExecutionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/pods"),
+               "selectors": [{"namespace": name}]})
+    };
+    let a = cp.create_fargate_profile(profile("a")).await.unwrap();
+    assert_eq!(a["fargateProfile"]["status"], "CREATING");
+    // Only private subnets are chosen by default.
+    assert_eq!(a["fargateProfile"]["subnets"].as_array().unwrap().len(), 3);
+    let busy = cp.create_fargate_profile(profile("b")).await.unwrap_err();
+    assert_eq!(
+        busy.to_string(),
+        "Cannot create Fargate Profile b because cluster fg currently has Fargate profile a in status CREATING"
+    );
+    advance(&clock, Duration::from_secs(3 * 60 + 1)).await;
+    let described = cp
+        .describe_fargate_profile(&json!({"clusterName": "fg", "fargateProfileName": "a"}))
+        .unwrap();
+    assert_eq!(described["fargateProfile"]["status"], "ACTIVE");
+    cp.create_fargate_profile(profile("b")).await.unwrap();
+    advance(&clock, Duration::from_secs(3 * 60 + 1)).await;
+    cp.delete_fargate_profile(&json!({"clusterName": "fg", "fargateProfileName": "a"}))
+        .await
+        .unwrap();
+    let busy = cp
+        .delete_fargate_profile(&json!({"clusterName": "fg", "fargateProfileName": "b"}))
+        .await
+        .unwrap_err();
+    assert!(busy
+        .to_string()
+        .contains("currently has Fargate profile a in status DELETING"));
+    advance(&clock, Duration::from_secs(2 * 60 + 1)).await;
+    let listed = cp
+        .list_fargate_profiles(&json!({"clusterName": "fg"}))
+        .unwrap();
+    assert_eq!(listed["fargateProfileNames"], json!(["b"]));
+}
