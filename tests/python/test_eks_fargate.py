@@ -125,3 +125,56 @@ def test_profile_validation_as_eks(keks):
     r = error(eks.create_fargate_profile, fargateProfileName="p10", selectors=[{"namespace": "x"}], **base)
     assert r["Error"]["Code"] == "ResourceLimitExceededException"
     assert len(eks.list_fargate_profiles(clusterName="fgv")["fargateProfileNames"]) == 10
+
+
+def test_pods_matching_a_profile_go_to_the_fargate_scheduler(keks):
+    from test_eks import aws_env, kubeconfig_for, kubectl
+    create_cluster(keks, "fgpods", "--access-config", "authenticationMode=API")
+    eks, iam, _ = clients(keks)
+    role = pod_role(iam)
+    kc = kubeconfig_for(keks, "fgpods")
+    env = aws_env(keks)
+    assert kubectl(kc, "create", "namespace", "serverless", env=env).returncode == 0
+    # Created before any profile: never changed.
+    assert kubectl(kc, "run", "early", "-n", "serverless", "--image=nginx", "--labels=app=web", env=env).returncode == 0
+    eks.create_fargate_profile(clusterName="fgpods", fargateProfileName="web", podExecutionRoleArn=role,
+                               selectors=[{"namespace": "server*", "labels": {"app": "w?b"}}])
+    eks.get_waiter("fargate_profile_active").wait(clusterName="fgpods", fargateProfileName="web",
+                                                  WaiterConfig={"Delay": 1})
+
+    def pod(name, ns="serverless"):
+        out = kubectl(kc, "get", "pod", name, "-n", ns, "-o", "json", env=env)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert kubectl(kc, "run", "web", "-n", "serverless", "--image=nginx", "--labels=app=web", env=env).returncode == 0
+    web = pod("web")
+    assert web["spec"]["schedulerName"] == "fargate-scheduler"
+    assert web["metadata"]["labels"]["eks.amazonaws.com/fargate-profile"] == "web"
+    assert pod("early")["spec"]["schedulerName"] == "default-scheduler"
+    assert kubectl(kc, "run", "other", "-n", "serverless", "--image=nginx", "--labels=app=db", env=env).returncode == 0
+    assert pod("other")["spec"]["schedulerName"] == "default-scheduler"
+    assert kubectl(kc, "run", "elsewhere", "--image=nginx", "--labels=app=web", env=env).returncode == 0
+    assert pod("elsewhere", "default")["spec"]["schedulerName"] == "default-scheduler"
+    custom = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "custom", "labels": {"app": "web"}},
+              "spec": {"schedulerName": "my-scheduler", "containers": [{"name": "c", "image": "nginx"}]}}
+    out = subprocess_apply(kc, env, custom, "serverless")
+    assert out.returncode == 0, out.stderr
+    assert pod("custom")["spec"]["schedulerName"] == "my-scheduler"
+
+    # Deleting the profile deletes the pods it placed.
+    eks.delete_fargate_profile(clusterName="fgpods", fargateProfileName="web")
+    eks.get_waiter("fargate_profile_deleted").wait(clusterName="fgpods", fargateProfileName="web",
+                                                   WaiterConfig={"Delay": 1})
+    import time
+    deadline = time.time() + 10
+    while kubectl(kc, "get", "pod", "web", "-n", "serverless", env=env).returncode == 0:
+        assert time.time() < deadline, "the Fargate pod of the deleted profile is still there"
+        time.sleep(0.2)
+    assert kubectl(kc, "get", "pod", "early", "-n", "serverless", env=env).returncode == 0
+
+
+def subprocess_apply(kc, env, obj, namespace):
+    import subprocess
+    return subprocess.run(["kubectl", "--kubeconfig", kc, "apply", "-n", namespace, "-f", "-"], input=json.dumps(obj),
+                          env=env, capture_output=True, text=True, timeout=60)

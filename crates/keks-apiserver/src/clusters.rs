@@ -63,6 +63,11 @@ const PREFIX: &str = "/keks/clusters/";
 /// the cluster.
 pub trait ClusterAddon: Send + Sync {
     fn start(&self, api: Arc<ClusterApi>);
+
+    /// Admission plug-ins the add-on puts in front of every creation in the cluster.
+    fn admission(&self) -> Vec<Arc<dyn crate::admission::Admission>> {
+        Vec::new()
+    }
 }
 
 /// The set of served clusters.
@@ -134,7 +139,8 @@ impl Clusters {
                 self.registry.clone(),
                 self.clock.clone(),
             )
-            .with_service_cidr(range),
+            .with_service_cidr(range)
+            .with_admission(self.addons.iter().flat_map(|a| a.admission()).collect()),
         );
         crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
         crate::crd::CrdController::spawn(api.clone()); // custom resources of this cluster's CRDs

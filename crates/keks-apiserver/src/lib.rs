@@ -2,6 +2,7 @@
 //! every cluster under `/clusters/<name>/`; a generic registry and per-resource strategies
 //! serve the built-in resources over the versioned store, as kube-apiserver does.
 
+pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod clusters;

@@ -252,11 +252,15 @@ impl ControlPlane {
             })
             .unwrap_or(false);
         if profiles_due {
-            self.modify(name, |doc| {
-                crate::fargate::profiles::complete_due(doc, now);
-                Ok(())
-            })
-            .await?;
+            let removed = self
+                .modify(name, |doc| {
+                    Ok(crate::fargate::profiles::complete_due(doc, now))
+                })
+                .await?;
+            for profile in removed {
+                self.delete_profile_pods(name, &profile.fargate_profile_name)
+                    .await;
+            }
         }
         let Some(pending) = self
             .with(name, |d| d.pending.clone().filter(|p| p.due() <= now))

@@ -66,6 +66,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         keks_cloud::Network::load_or_create(shared_store.clone(), &args.region, &account.id)
             .await?;
     let registry = Arc::new(Registry::with_builtins());
+    let fargate = keks_eks::fargate::Fargate::new();
     let tokens = Arc::new(StaticTokens::default());
     let authorizer = Arc::new(Authorizer::new(shared_store.clone()));
     let clusters = Arc::new(
@@ -75,7 +76,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             clock.clone(),
             tokens.clone(),
             authorizer.clone(),
-            Vec::new(),
+            vec![Arc::new(fargate.clone())],
         )
         .await?,
     );
@@ -116,6 +117,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
     authorizer.set_grants(control.clone());
+    fargate.connect(&control);
     control.set_principals(Arc::new(iam.clone()));
     let eks_tokens = Arc::new(keks_aws::eks_token::EksTokenAuthenticator {
         iam: iam.clone(),

@@ -20,6 +20,11 @@ impl ClusterApi {
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
         meta::check_type_and_namespace(d, namespace, &mut obj)?;
+        for plugin in &self.admission {
+            plugin
+                .admit_create(&self.cluster, d, namespace, &mut obj)
+                .await?;
+        }
         let now = self.clock.wall();
         meta::prepare_create(d, &mut obj, now)?;
         if d.strategy.drops_status_on_create() {

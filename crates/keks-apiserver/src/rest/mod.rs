@@ -37,6 +37,8 @@ pub struct ClusterApi {
     pub clock: SharedClock,
     /// The range Services' cluster IPs come from.
     pub service_cidr: (std::net::Ipv4Addr, u8),
+    /// Mutating admission plug-ins every creation passes through.
+    pub admission: Vec<Arc<dyn crate::admission::Admission>>,
     lifetime: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
@@ -62,8 +64,15 @@ impl ClusterApi {
             registry,
             clock,
             service_cidr: service_ips::DEFAULT_SERVICE_CIDR,
+            admission: Vec::new(),
             lifetime: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The same API with admission plug-ins in front of every creation.
+    pub fn with_admission(mut self, plugins: Vec<Arc<dyn crate::admission::Admission>>) -> Self {
+        self.admission = plugins;
+        self
     }
 
     /// The same API with another Service address range.

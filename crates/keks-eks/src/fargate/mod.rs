@@ -1,8 +1,10 @@
 //! Fargate on keks: profiles (the API, validated as EKS validates them) and the selector
 //! matching the Fargate admission step uses to place pods.
 
+pub mod admission;
 pub mod profiles;
 pub mod selector;
 
+pub use admission::Fargate;
 pub use profiles::FargateProfile;
 pub use selector::{glob_match, Selector};

@@ -284,6 +284,45 @@ impl ControlPlane {
         }
     }
 
+    /// Deletes the pods a deleted profile placed, as EKS does; their controllers recreate
+    /// them, and admission gives the new pods another matching profile or none.
+    pub(crate) async fn delete_profile_pods(&self, cluster: &str, profile: &str) {
+        let Some(api) = self.kube.get(cluster) else {
+            return;
+        };
+        let Some(pods) = api.registry.get("", "v1", "pods") else {
+            return;
+        };
+        let selector = format!("{}={profile}", super::admission::PROFILE_LABEL);
+        let Ok(label_selector) = keks_apiserver::selector::LabelSelector::parse(&selector) else {
+            return;
+        };
+        let opts = keks_apiserver::rest::ListOptions {
+            label_selector,
+            ..Default::default()
+        };
+        let Ok(list) = api.list(&pods, None, &opts).await else {
+            return;
+        };
+        for pod in list["items"].as_array().into_iter().flatten() {
+            let meta = &pod["metadata"];
+            let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str()) else {
+                continue;
+            };
+            let deleted = api
+                .delete(
+                    &pods,
+                    ns,
+                    name,
+                    &keks_apiserver::rest::DeleteOptions::default(),
+                )
+                .await;
+            if let Err(e) = deleted {
+                tracing::debug!(cluster, pod = %name, error = %e, "deleting a pod of a deleted Fargate profile");
+            }
+        }
+    }
+
     pub fn describe_fargate_profile(&self, input: &Value) -> Result<Value, EksError> {
         let cluster = input["clusterName"].as_str().unwrap_or_default();
         let name = input["fargateProfileName"].as_str().unwrap_or_default();
