@@ -300,18 +300,7 @@ impl Clusters {
                 .registry
                 .get(group, "v1", plural)
                 .expect("bootstrap resources are built in");
-            let namespace = obj
-                .pointer("/metadata/namespace")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            match api
-                .create(&d, &namespace, obj, &WriteOptions::default())
-                .await
-            {
-                Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            api.create_if_absent(&d, obj).await?;
         }
         Ok(())
     }

@@ -356,17 +356,7 @@ impl ControlPlane {
                     .collect()
             })
             .ok_or_else(|| EksError::no_cluster(cluster))?;
-        let (page, next) = pagination::page(
-            &arns,
-            String::clone,
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let mut out = json!({ "accessEntries": page });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        pagination::answer("accessEntries", &arns, String::clone, input)
     }
 
     pub async fn update_access_entry(&self, input: Value) -> Result<Value, EksError> {
@@ -503,20 +493,14 @@ impl ControlPlane {
     pub fn list_associated_access_policies(&self, input: &Value) -> Result<Value, EksError> {
         let cluster = str_of(input, "clusterName");
         let e = self.entry(cluster, str_of(input, "principalArn"))?;
-        let (page, next) = pagination::page(
+        let mut out = pagination::answer(
+            "associatedAccessPolicies",
             &e.policies,
             |p| p.policy_arn.clone(),
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
+            input,
         )?;
-        let mut out = json!({
-            "clusterName": cluster,
-            "principalArn": e.entry.principal_arn,
-            "associatedAccessPolicies": page,
-        });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
+        out["clusterName"] = json!(cluster);
+        out["principalArn"] = json!(e.entry.principal_arn);
         Ok(out)
     }
 
@@ -525,17 +509,12 @@ impl ControlPlane {
             .iter()
             .map(|(name, _)| json!({ "name": name, "arn": policy_arn(name) }))
             .collect();
-        let (page, next) = pagination::page(
+        pagination::answer(
+            "accessPolicies",
             &all,
             |p| p["name"].as_str().unwrap_or_default().to_string(),
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let mut out = json!({ "accessPolicies": page });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+            input,
+        )
     }
 }
 

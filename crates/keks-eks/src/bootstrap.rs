@@ -4,7 +4,6 @@
 //! authentication mode reads it. Images and labels are EKS's; their tags follow the
 //! cluster's version.
 
-use keks_apiserver::rest::WriteOptions;
 use keks_apiserver::status::ApiError;
 use keks_apiserver::ClusterApi;
 use serde_json::{json, Value};
@@ -38,17 +37,7 @@ pub async fn install(api: &ClusterApi, doc: &ClusterDoc, region: &str) -> Result
         let Some(d) = api.registry.get(group, version, plural) else {
             continue;
         };
-        let namespace = obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        match api
-            .create(&d, &namespace, obj, &WriteOptions::default())
-            .await
-        {
-            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        api.create_if_absent(&d, obj).await?;
     }
     Ok(())
 }

@@ -413,17 +413,7 @@ impl ControlPlane {
 
     pub fn list_clusters(&self, input: &Value) -> Result<Value, EksError> {
         let names = self.names();
-        let (page, next) = pagination::page(
-            &names,
-            String::clone,
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let mut out = json!({ "clusters": page });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        pagination::answer("clusters", &names, String::clone, input)
     }
 
     pub async fn delete_cluster(&self, name: &str) -> Result<Value, EksError> {
@@ -484,17 +474,12 @@ impl ControlPlane {
                 })
             })
             .collect();
-        let (page, next) = pagination::page(
+        pagination::answer(
+            "clusterVersions",
             &all,
             |v| v["clusterVersion"].as_str().unwrap_or_default().to_string(),
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let mut out = json!({ "clusterVersions": page });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+            input,
+        )
     }
 }
 

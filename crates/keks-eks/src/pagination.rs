@@ -34,6 +34,32 @@ pub fn page<T: Clone>(
     Ok((page, next))
 }
 
+/// A list operation's answer: one page of `items` (after the request's `nextToken`, at
+/// most its `maxResults`) as `member`, and `nextToken` when more remain.
+pub fn answer<T: Clone + serde::Serialize>(
+    member: &str,
+    items: &[T],
+    key: impl Fn(&T) -> String,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value, EksError> {
+    use serde_json::Value;
+    let (page, next) = page(
+        items,
+        key,
+        input.get("maxResults").and_then(Value::as_i64),
+        input.get("nextToken").and_then(Value::as_str),
+    )?;
+    let mut out = serde_json::Map::new();
+    out.insert(
+        member.to_string(),
+        serde_json::to_value(page).unwrap_or_default(),
+    );
+    if let Some(next) = next {
+        out.insert("nextToken".into(), Value::String(next));
+    }
+    Ok(Value::Object(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

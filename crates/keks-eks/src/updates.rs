@@ -266,25 +266,17 @@ impl ControlPlane {
             })
             .ok_or_else(|| EksError::no_cluster(name))?;
         ids.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        let keyed: Vec<String> = ids
-            .iter()
+        // Paged in creation order: the page key is the position, the answer the id.
+        let keyed: Vec<(String, String)> = ids
+            .into_iter()
             .enumerate()
-            .map(|(i, (_, id))| format!("{i:010}/{id}"))
+            .map(|(i, (_, id))| (format!("{i:010}"), id))
             .collect();
-        let (page, next) = pagination::page(
-            &keyed,
-            String::clone,
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let ids: Vec<&str> = page
-            .iter()
-            .filter_map(|k| k.split_once('/').map(|(_, id)| id))
-            .collect();
-        let mut out = json!({ "updateIds": ids });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
+        let mut out = pagination::answer("updateIds", &keyed, |(k, _)| k.clone(), input)?;
+        out["updateIds"] = out["updateIds"]
+            .as_array()
+            .map(|page| page.iter().map(|pair| pair[1].clone()).collect())
+            .unwrap_or_default();
         Ok(out)
     }
 }

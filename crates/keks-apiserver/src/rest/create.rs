@@ -11,6 +11,27 @@ use crate::registry::{keys, ResourceDescriptor};
 use crate::status::{ApiError, GroupResource};
 
 impl ClusterApi {
+    /// Creates an object (in the namespace its metadata names) unless one of that name
+    /// exists: how clusters get their bootstrap objects, idempotently.
+    pub async fn create_if_absent(
+        &self,
+        d: &ResourceDescriptor,
+        obj: Value,
+    ) -> Result<(), ApiError> {
+        let namespace = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match self
+            .create(d, &namespace, obj, &WriteOptions::default())
+            .await
+        {
+            Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates an object in `namespace` (ignored for cluster-scoped resources).
     pub async fn create(
         &self,

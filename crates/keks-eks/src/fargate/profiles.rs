@@ -339,17 +339,7 @@ impl ControlPlane {
         let names: Vec<String> = self
             .with(cluster, |d| d.fargate_profiles.keys().cloned().collect())
             .ok_or_else(|| EksError::no_cluster(cluster))?;
-        let (page, next) = pagination::page(
-            &names,
-            String::clone,
-            input.get("maxResults").and_then(Value::as_i64),
-            input.get("nextToken").and_then(Value::as_str),
-        )?;
-        let mut out = json!({ "fargateProfileNames": page });
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        pagination::answer("fargateProfileNames", &names, String::clone, input)
     }
 
     pub async fn delete_fargate_profile(&self, input: &Value) -> Result<Value, EksError> {
