@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod profiles;
 pub mod selector;
+pub mod sizing;
 
 pub use admission::Fargate;
 pub use profiles::FargateProfile;
