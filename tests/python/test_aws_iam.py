@@ -96,6 +96,13 @@ def test_user_errors_leave_no_trace(keks):
     assert error_of(iam.delete_access_key, UserName="bob", AccessKeyId="AKIAIOSFODNN7EXAMPLE")[:2] == ("NoSuchEntity", 404)
     assert [u["UserName"] for u in iam.list_users()["Users"]] == ["bob"]
     assert error_of(iam.create_group, GroupName="g")[:2] == ("NotImplemented", 501)
+    root_keys = iam.list_access_keys()["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in root_keys] == [keks.env["AWS_ACCESS_KEY_ID"]]
+
+
+def test_session_token_with_long_term_keys_is_refused(keks):
+    sts = client(keks, "sts", token="IQoJb3JpZ2luX2VjEnotarealtoken")
+    assert error_of(sts.get_caller_identity)[:2] == ("InvalidClientTokenId", 403)
 
 
 def test_roles_and_pagination(keks):
@@ -178,7 +185,7 @@ def test_assume_role_and_act_as_it(keks):
     assert 850 <= (short["Expiration"] - now).total_seconds() <= 905
 
 
-def test_iam_state_survives_a_restart(keks):
+def test_iam_state_survives_kill_9(keks):
     iam = client(keks, "iam")
     user = iam.create_user(UserName="persisted")["User"]
     key = iam.create_access_key(UserName="persisted")["AccessKey"]
@@ -186,7 +193,8 @@ def test_iam_state_survives_a_restart(keks):
     creds = client(keks, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="before-restart")["Credentials"]
     account = client(keks, "sts").get_caller_identity()["Account"]
 
-    keks.stop()
+    keks.process.kill()  # kill -9: every acknowledged write must be in the store
+    keks.process.wait()
     keks.start()
 
     iam = client(keks, "iam")

@@ -125,6 +125,14 @@ async fn run(
             )
         }
         "ListAccessKeys" => {
+            if req.get("UserName").is_none() && principal.kind == PrincipalKind::Root {
+                // The root user's own key.
+                let root = &iam.account().root;
+                return Ok(Some(format!(
+                    "<AccessKeyMetadata><member><AccessKeyId>{}</AccessKeyId><Status>Active</Status></member></AccessKeyMetadata><IsTruncated>false</IsTruncated>",
+                    root.access_key_id
+                )));
+            }
             let user = key_owner(iam, principal, req)?;
             if iam.user(&user).is_none() {
                 return Err(super::no_such_user(&user).into());
