@@ -205,3 +205,27 @@ def test_iam_state_survives_kill_9(keks):
     assert as_user["Arn"] == user["Arn"]
     as_role = client(keks, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
     assert as_role["Arn"].endswith(":assumed-role/persisted-role/before-restart")
+
+
+def test_managed_policies_on_roles(keks):
+    iam = client(keks, "iam")
+    iam.create_role(RoleName="eks-node", AssumeRolePolicyDocument=TRUST)
+    policies = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"]
+    for arn in policies:
+        out = aws(keks, "iam", "attach-role-policy", "--role-name", "eks-node", "--policy-arn", arn)
+        assert out.returncode == 0, out.stderr
+    attached = iam.list_attached_role_policies(RoleName="eks-node")["AttachedPolicies"]
+    assert sorted(p["PolicyArn"] for p in attached) == sorted(policies)
+    assert {p["PolicyName"] for p in attached} == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+    paged = [p["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName="eks-node", PaginationConfig={"PageSize": 2}) for p in page["AttachedPolicies"]]
+    assert sorted(paged) == sorted(policies)
+
+    assert error_of(iam.attach_role_policy, RoleName="eks-node", PolicyArn="arn:aws:iam::123456789012:policy/mine")[:2] == ("NoSuchEntity", 404)
+    assert error_of(iam.attach_role_policy, RoleName="nobody", PolicyArn=policies[0])[:2] == ("NoSuchEntity", 404)
+    code, status, message = error_of(iam.delete_role, RoleName="eks-node")
+    assert (code, status) == ("DeleteConflict", 409) and "detach all policies" in message
+    for arn in policies:
+        iam.detach_role_policy(RoleName="eks-node", PolicyArn=arn)
+    assert error_of(iam.detach_role_policy, RoleName="eks-node", PolicyArn=policies[0])[:2] == ("NoSuchEntity", 404)
+    iam.delete_role(RoleName="eks-node")

@@ -1,5 +1,5 @@
 //! The IAM API (awsQuery, version 2010-05-08; IAM is global, signed for us-east-1): users,
-//! access keys and roles over [`Iam`]. Other actions answer 501 `NotImplemented`.
+//! access keys, roles and their attached managed policies over [`Iam`]. Other actions answer 501 `NotImplemented`.
 
 use std::time::SystemTime;
 
@@ -232,6 +232,43 @@ async fn run(
                 .collect();
             format!("<Roles>{items}</Roles>{}", truncation_xml(marker))
         }
+        "AttachRolePolicy" | "DetachRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let arn = required(req, "PolicyArn", "policyArn")?;
+            if !(20..=2048).contains(&arn.len()) || !arn.starts_with("arn:") {
+                return Err(QueryError::new(
+                    400,
+                    "InvalidInput",
+                    format!("ARN {arn} is not valid."),
+                ));
+            }
+            if action == "AttachRolePolicy" {
+                iam.attach_role_policy(name, arn).await?;
+            } else {
+                iam.detach_role_policy(name, arn).await?;
+            }
+            return Ok(None);
+        }
+        "ListAttachedRolePolicies" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let policies: Vec<String> = role.attached_policies.clone();
+            let (page, marker) = paginate(req, &policies, |arn| arn.clone())?;
+            let items: String = page
+                .iter()
+                .map(|arn| {
+                    format!(
+                        "<member><PolicyName>{}</PolicyName><PolicyArn>{}</PolicyArn></member>",
+                        xml_escape(arn.rsplit('/').next().unwrap_or(arn)),
+                        xml_escape(arn)
+                    )
+                })
+                .collect();
+            format!(
+                "<AttachedPolicies>{items}</AttachedPolicies>{}",
+                truncation_xml(marker)
+            )
+        }
         "DeleteRole" => {
             let name = name(req, "RoleName", "roleName")?;
             iam.delete_role(name).await?;
@@ -400,7 +437,7 @@ fn key_owner(iam: &Iam, principal: &Principal, req: &QueryRequest) -> Result<Str
     }
 }
 
-/// One page of `items` (sorted by `key`): from the `Marker` (the key of the page's first
+/// One page of `items`: from the `Marker` (the key of the page's first
 /// item) up to `MaxItems` (default 100). Returns the page and the next page's marker.
 fn paginate<'a, T>(
     req: &QueryRequest,
@@ -434,7 +471,12 @@ fn paginate<'a, T>(
     };
     let start = match req.get("Marker") {
         None => 0,
-        Some(marker) => items.partition_point(|item| key(item).as_str() < marker),
+        // The marker is the key of the page's first item; if that item is gone meanwhile,
+        // continue where it would have been (lists of names are sorted by them).
+        Some(marker) => items
+            .iter()
+            .position(|item| key(item) == marker)
+            .unwrap_or_else(|| items.partition_point(|item| key(item).as_str() < marker)),
     };
     let end = (start + max_items).min(items.len());
     let next = (end < items.len()).then(|| key(&items[end]));

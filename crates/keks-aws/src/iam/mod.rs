@@ -407,6 +407,7 @@ impl Iam {
             description: new.description,
             max_session_duration: new.max_session_duration,
             tags: new.tags,
+            attached_policies: Vec::new(),
         };
         self.create(&key, &role).await.map_err(|e| match e {
             CreateError::Exists => already_exists("Role", &role.name),
@@ -424,14 +425,78 @@ impl Iam {
     /// as in AWS.
     pub async fn delete_role(&self, name: &str) -> Result<(), IamError> {
         let _writing = self.inner.writes.lock().await;
-        if self.role(name).is_none() {
+        let Some(role) = self.role(name) else {
             return Err(no_such_role(name));
+        };
+        if !role.attached_policies.is_empty() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".into(),
+            ));
         }
         self.inner
             .store
             .delete(Bytes::from(format!("{ROLES}{}", name.to_lowercase())))
             .await?;
         self.inner.state.write().roles.remove(&name.to_lowercase());
+        Ok(())
+    }
+
+    /// Attaches a managed policy to a role. AWS-managed policies
+    /// (`arn:aws:iam::aws:policy/…`) are accepted by ARN; keks has no customer-managed
+    /// policies yet, so any other ARN does not exist. Attaching twice is a no-op.
+    pub async fn attach_role_policy(
+        &self,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> Result<(), IamError> {
+        let _writing = self.inner.writes.lock().await;
+        let Some(mut role) = self.role(role_name) else {
+            return Err(no_such_role(role_name));
+        };
+        if !policy_arn.starts_with("arn:aws:iam::aws:policy/") {
+            return Err(IamError::NoSuchEntity(format!(
+                "Policy {policy_arn} does not exist or is not attachable."
+            )));
+        }
+        if role.attached_policies.iter().any(|a| a == policy_arn) {
+            return Ok(());
+        }
+        role.attached_policies.push(policy_arn.to_string());
+        self.put_role(role).await
+    }
+
+    /// Detaches a managed policy from a role.
+    pub async fn detach_role_policy(
+        &self,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> Result<(), IamError> {
+        let _writing = self.inner.writes.lock().await;
+        let Some(mut role) = self.role(role_name) else {
+            return Err(no_such_role(role_name));
+        };
+        let before = role.attached_policies.len();
+        role.attached_policies.retain(|a| a != policy_arn);
+        if role.attached_policies.len() == before {
+            return Err(IamError::NoSuchEntity(format!(
+                "Policy {policy_arn} was not found."
+            )));
+        }
+        self.put_role(role).await
+    }
+
+    /// Writes a changed role through the store, then the cache (the caller holds `writes`).
+    async fn put_role(&self, role: Role) -> Result<(), IamError> {
+        let key = format!("{ROLES}{}", role.name.to_lowercase());
+        self.inner
+            .store
+            .put(Bytes::from(key), Bytes::from(serde_json::to_vec(&role)?))
+            .await?;
+        self.inner
+            .state
+            .write()
+            .roles
+            .insert(role.name.to_lowercase(), role);
         Ok(())
     }
 

@@ -41,6 +41,9 @@ pub struct Role {
     /// Seconds, 3600 to 43200.
     pub max_session_duration: u32,
     pub tags: Vec<Tag>,
+    /// ARNs of the managed policies attached to the role, in attachment order.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
