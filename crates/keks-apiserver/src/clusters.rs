@@ -158,6 +158,22 @@ impl Clusters {
         Ok(removed.is_some())
     }
 
+    /// Records a new Kubernetes version for a cluster (after an upgrade); `/version` reports
+    /// it from then on.
+    pub async fn set_version(&self, name: &str, version: &str) -> Result<(), ClusterError> {
+        let Some(mut record) = self.record(name) else {
+            return Ok(());
+        };
+        record.version = version.to_string();
+        let key = Bytes::from(format!("{PREFIX}{name}"));
+        let value = Bytes::from(serde_json::to_vec(&record)?);
+        self.store.put(key, value).await?;
+        if let Some(entry) = self.live.write().get_mut(name) {
+            entry.0 = record;
+        }
+        Ok(())
+    }
+
     /// The cluster names keks accepts: EKS's (`^[0-9A-Za-z][A-Za-z0-9\-_]*$`, 1 to 100
     /// characters), which are also safe as one URL path segment and one store key segment.
     pub fn validate_name(name: &str) -> Result<(), String> {

@@ -58,6 +58,8 @@ pub struct AwsFront {
     pub iam: Iam,
     /// The region's network (EC2 VPCs, subnets, security groups).
     pub network: keks_cloud::Network,
+    /// The EKS control plane's front end (absent in tools that serve no EKS).
+    pub eks: Option<std::sync::Arc<super::eks::EksFront>>,
 }
 
 impl AwsFront {
@@ -91,6 +93,16 @@ impl AwsFront {
             "ec2" => {
                 let params = QueryRequest::parse(req.query, req.body);
                 ec2::handle(&self.network, &params, &request_id)
+            }
+            "eks" if self.eks.is_some() => {
+                let caller = keks_eks::Caller {
+                    account: principal.account.clone(),
+                    arn: principal.arn.clone(),
+                    user_id: principal.user_id.clone(),
+                    access_key_id: sig.scope.access_key.clone(),
+                };
+                let eks = self.eks.as_ref().expect("checked");
+                eks.handle(&caller, req).await
             }
             other => Response::json(
                 501,

@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod ec2;
+pub mod eks;
+pub mod eks_token;
 pub mod front;
 pub mod iam;
 pub mod query;
@@ -13,3 +15,4 @@ pub mod sts;
 pub use account::{Account, AccountError, Principal, PrincipalKind};
 pub use front::{AwsFront, HttpRequest, Response};
 pub use iam::{Credential, Iam, IamError, LookupError};
+pub mod rest_json;

@@ -96,6 +96,11 @@ pub struct UpArgs {
     #[arg(long, default_value = "us-east-1", value_name = "REGION")]
     pub region: String,
 
+    /// How long EKS's asynchronous work takes: `fast` (done in well under a second, still
+    /// asynchronous) or `realistic` (EKS's usual minutes, for rehearsing waiters).
+    #[arg(long, default_value = "fast", value_name = "PROFILE", value_parser = ["fast", "realistic"])]
+    pub timing: String,
+
     /// Port of the HTTPS listener serving every cluster's Kubernetes API; 0 picks a free port.
     #[arg(long, default_value_t = 7643, value_name = "PORT")]
     pub kube_port: u16,

@@ -100,10 +100,31 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         kube_url: kube_url.clone(),
         ca_pem: pki.ca_cert_pem.clone(),
     }));
+    let control = keks_eks::ControlPlane::load(
+        keks_eks::ControlPlaneConfig {
+            region: args.region.clone(),
+            account_id: account.id.clone(),
+            kube_url: kube_url.clone(),
+            ca_pem: pki.ca_cert_pem.clone(),
+            timing: keks_eks::TimingProfile::parse(&args.timing).unwrap_or_default(),
+        },
+        shared_store.clone(),
+        clock.clone(),
+        clusters.clone(),
+        network.clone(),
+    )
+    .await?;
+    authorizer.set_grants(control.clone());
+    let eks_tokens = Arc::new(keks_aws::eks_token::EksTokenAuthenticator {
+        iam: iam.clone(),
+        control: control.clone(),
+        clock: clock.clone(),
+    });
     let aws_front = Arc::new(keks_aws::AwsFront {
         account: account.clone(),
         iam,
         network,
+        eks: Some(Arc::new(keks_aws::eks::EksFront::new(control))),
     });
     let app = app.merge(
         axum::Router::new()
@@ -117,7 +138,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let aws_server = tokio::spawn(async move { aws_serve.await });
     let api = Arc::new(ApiServer {
         clusters: clusters.clone(),
-        authn: AuthenticatorChain::default().with(tokens),
+        authn: AuthenticatorChain::default().with(tokens).with(eks_tokens),
         authorizer,
         clock: clock.clone(),
     });

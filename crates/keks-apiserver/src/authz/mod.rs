@@ -33,10 +33,34 @@ struct Tracked {
     fingerprint: RwLock<(usize, Revision)>,
 }
 
+/// Permissions a user holds outside RBAC objects — EKS access policies. Each grant is a
+/// set of rules, cluster-wide or limited to some namespaces.
+pub trait Grants: Send + Sync {
+    fn grants(&self, cluster: &str, user: &UserInfo) -> Vec<Grant>;
+}
+
+/// One grant: the rules of a ClusterRole of the cluster (aggregation included), or rules
+/// of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub rules: GrantRules,
+    /// `None`: everywhere; otherwise only requests in these namespaces.
+    pub namespaces: Option<Vec<String>>,
+    /// Why it applies, for the audit reason (for example the access policy's name).
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum GrantRules {
+    ClusterRole(String),
+    Rules(Vec<Rule>),
+}
+
 /// The RBAC authorizer of every cluster.
 pub struct Authorizer {
     store: Arc<dyn Store>,
     clusters: RwLock<HashMap<String, Arc<Tracked>>>,
+    grants: std::sync::OnceLock<Arc<dyn Grants>>,
 }
 
 fn prefix(cluster: &str) -> Bytes {
@@ -61,6 +85,27 @@ impl Authorizer {
         Self {
             store,
             clusters: RwLock::new(HashMap::new()),
+            grants: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Adds the source of non-RBAC grants (set once, when the EKS control plane starts).
+    pub fn set_grants(&self, grants: Arc<dyn Grants>) {
+        let _ = self.grants.set(grants);
+    }
+
+    /// Whether a grant allows a request.
+    fn granted(policy: &Policy, grant: &Grant, info: &RequestInfo) -> bool {
+        if let Some(namespaces) = &grant.namespaces {
+            if info.namespace.is_empty() || !namespaces.iter().any(|n| n == &info.namespace) {
+                return false;
+            }
+        }
+        match &grant.rules {
+            GrantRules::ClusterRole(name) => policy
+                .cluster_role_rules(name)
+                .is_some_and(|rules| rules.iter().any(|r| r.allows(info))),
+            GrantRules::Rules(rules) => rules.iter().any(|r| r.allows(info)),
         }
     }
 
@@ -173,6 +218,16 @@ impl Authorizer {
         let decision = tracked.policy.read().decide(user, info);
         if decision != Decision::Deny {
             return decision;
+        }
+        if let Some(source) = self.grants.get() {
+            let policy = tracked.policy.read();
+            if let Some(g) = source
+                .grants(cluster, user)
+                .into_iter()
+                .find(|g| Self::granted(&policy, g, info))
+            {
+                return Decision::Allow(format!("allowed by {}", g.source));
+            }
         }
         // The watch may not have delivered a binding written a moment ago: look at the store
         // and rebuild if the policy is behind it.

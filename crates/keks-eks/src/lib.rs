@@ -1,0 +1,24 @@
+//! keks-eks: the EKS control plane — clusters and their lifecycle on the clock, updates,
+//! tags, access entries and policies, and the mapping of IAM identities to Kubernetes users
+//! (access entries and `aws-auth`). The AWS front (keks-aws) calls it with validated input.
+
+pub mod access;
+pub mod aws_auth;
+pub mod bootstrap;
+pub mod caller;
+pub mod clusters;
+pub mod control_plane;
+pub mod doc;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod pagination;
+pub mod tags;
+pub mod timing;
+pub mod updates;
+pub mod versions;
+
+pub use caller::Caller;
+pub use control_plane::{ControlPlane, ControlPlaneConfig};
+pub use error::EksError;
+pub use timing::TimingProfile;

@@ -1,0 +1,49 @@
+//! How long EKS's asynchronous work takes in keks: the `fast` profile (the default: still
+//! asynchronous, so clients see CREATING and poll, but done well under a second) and the
+//! `realistic` profile (EKS's usual durations, for rehearsing pipelines and waiters).
+
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimingProfile {
+    #[default]
+    Fast,
+    Realistic,
+}
+
+impl TimingProfile {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "fast" => Some(Self::Fast),
+            "realistic" => Some(Self::Realistic),
+            _ => None,
+        }
+    }
+
+    fn pick(self, fast_ms: u64, realistic_s: u64) -> Duration {
+        match self {
+            Self::Fast => Duration::from_millis(fast_ms),
+            Self::Realistic => Duration::from_secs(realistic_s),
+        }
+    }
+
+    /// CreateCluster: CREATING → ACTIVE (EKS: about 10 minutes).
+    pub fn cluster_create(self) -> Duration {
+        self.pick(10, 10 * 60)
+    }
+
+    /// DeleteCluster: DELETING → gone (EKS: a few minutes).
+    pub fn cluster_delete(self) -> Duration {
+        self.pick(10, 4 * 60)
+    }
+
+    /// UpdateClusterVersion: UPDATING → ACTIVE (EKS: about 25 minutes).
+    pub fn version_update(self) -> Duration {
+        self.pick(20, 25 * 60)
+    }
+
+    /// UpdateClusterConfig (logging, endpoint access, access config).
+    pub fn config_update(self) -> Duration {
+        self.pick(10, 3 * 60)
+    }
+}
