@@ -112,3 +112,22 @@ def test_network_survives_a_restart(keks):
     after = (aws_json(keks, "ec2", "describe-vpcs")["Vpcs"], aws_json(keks, "ec2", "describe-subnets")["Subnets"],
              aws_json(keks, "ec2", "describe-security-groups")["SecurityGroups"])
     assert after == before
+
+
+def test_route_tables_tell_public_from_private(keks):
+    subnets = aws_json(keks, "ec2", "describe-subnets")["Subnets"]
+    vpc_id = subnets[0]["VpcId"]
+    igws = aws_json(keks, "ec2", "describe-internet-gateways", "--filters", f"Name=attachment.vpc-id,Values={vpc_id}")["InternetGateways"]
+    assert len(igws) == 1 and igws[0]["InternetGatewayId"].startswith("igw-")
+    igw = igws[0]["InternetGatewayId"]
+    for s in subnets:
+        tables = aws_json(keks, "ec2", "describe-route-tables", "--filters", f"Name=association.subnet-id,Values={s['SubnetId']}")["RouteTables"]
+        if s["MapPublicIpOnLaunch"]:
+            assert len(tables) == 1
+            assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw, "State": "active", "Origin": "CreateRoute"} in tables[0]["Routes"]
+        else:
+            assert tables == []  # private subnets use the main table, which has no internet route
+    main = aws_json(keks, "ec2", "describe-route-tables", "--filters", f"Name=vpc-id,Values={vpc_id}", "Name=association.main,Values=true")["RouteTables"]
+    assert len(main) == 1 and [r["GatewayId"] for r in main[0]["Routes"]] == ["local"]
+    code, status, _ = error_of(ec2(keks).describe_route_tables, RouteTableIds=["rtb-0123456789abcdef0"])
+    assert (code, status) == ("InvalidRouteTableID.NotFound", 400)
