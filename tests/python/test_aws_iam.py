@@ -229,3 +229,49 @@ def test_managed_policies_on_roles(keks):
         iam.detach_role_policy(RoleName="eks-node", PolicyArn=arn)
     assert error_of(iam.detach_role_policy, RoleName="eks-node", PolicyArn=policies[0])[:2] == ("NoSuchEntity", 404)
     iam.delete_role(RoleName="eks-node")
+
+
+@pytest.mark.skipif(not os.environ.get("KEKS_SLOW_TESTS"), reason="waits 15 minutes on the real clock; set KEKS_SLOW_TESTS=1")
+def test_expired_session_is_refused_on_the_real_clock(keks):
+    """The shortest session is 900 s, so this waits for real; crates/keks-aws/tests/front.rs
+    covers expiry at chosen clock times in the normal suite."""
+    import time
+
+    role = client(keks, "iam").create_role(RoleName="short", AssumeRolePolicyDocument=TRUST)["Role"]
+    creds = client(keks, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="brief", DurationSeconds=900)["Credentials"]
+    as_role = client(keks, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert as_role.get_caller_identity()["Arn"].endswith(":assumed-role/short/brief")
+    remaining = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    time.sleep(max(0, remaining) + 2)
+    assert error_of(as_role.get_caller_identity)[:2] == ("ExpiredToken", 403)
+    ec2 = client(keks, "ec2", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert error_of(ec2.describe_vpcs)[:2] == ("RequestExpired", 400)
+
+
+def test_role_updates_inline_policies_and_tags(keks):
+    """What Terraform's aws_iam_role reads and writes besides CreateRole/GetRole."""
+    iam = client(keks, "iam")
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "a", "Value": "1"}])
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="app", PolicyName="read", PolicyDocument=json.dumps(policy))
+    assert iam.list_role_policies(RoleName="app")["PolicyNames"] == ["read"]
+    got = iam.get_role_policy(RoleName="app", PolicyName="read")
+    assert got["PolicyDocument"] == policy and got["RoleName"] == "app"
+    assert error_of(iam.get_role_policy, RoleName="app", PolicyName="nope")[:2] == ("NoSuchEntity", 404)
+    assert error_of(iam.put_role_policy, RoleName="app", PolicyName="bad", PolicyDocument="[")[:2] == ("MalformedPolicyDocument", 400)
+    assert iam.list_instance_profiles_for_role(RoleName="app")["InstanceProfiles"] == []
+
+    iam.tag_role(RoleName="app", Tags=[{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}])
+    iam.untag_role(RoleName="app", TagKeys=["b"])
+    assert iam.list_role_tags(RoleName="app")["Tags"] == [{"Key": "a", "Value": "2"}]
+
+    iam.update_role(RoleName="app", Description="updated", MaxSessionDuration=7200)
+    trust2 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+    iam.update_assume_role_policy(RoleName="app", PolicyDocument=json.dumps(trust2))
+    role = iam.get_role(RoleName="app")["Role"]
+    assert (role["Description"], role["MaxSessionDuration"], role["AssumeRolePolicyDocument"]) == ("updated", 7200, trust2)
+
+    code, _, message = error_of(iam.delete_role, RoleName="app")
+    assert code == "DeleteConflict" and "delete policies first" in message
+    iam.delete_role_policy(RoleName="app", PolicyName="read")
+    iam.delete_role(RoleName="app")

@@ -163,41 +163,8 @@ async fn run(
             let path = path(req)?;
             let document = required(req, "AssumeRolePolicyDocument", "assumeRolePolicyDocument")?;
             check_policy(document)?;
-            let description = req.get("Description");
-            if let Some(d) = description {
-                if d.chars().count() > 1000 {
-                    return Err(QueryError::constraint(
-                        Some(d),
-                        "description",
-                        "Member must have length less than or equal to 1000",
-                    ));
-                }
-            }
-            let max_session_duration = match req.get("MaxSessionDuration") {
-                None => 3600,
-                Some(text) => match text.parse::<u32>() {
-                    Ok(n) if n < 3600 => {
-                        return Err(QueryError::constraint(
-                            Some(text),
-                            "maxSessionDuration",
-                            "Member must have value greater than or equal to 3600",
-                        ))
-                    }
-                    Ok(n) if n > 43200 => {
-                        return Err(QueryError::constraint(
-                            Some(text),
-                            "maxSessionDuration",
-                            "Member must have value less than or equal to 43200",
-                        ))
-                    }
-                    Ok(n) => n,
-                    Err(_) => {
-                        return Err(QueryError::validation(format!(
-                            "Value '{text}' for parameter MaxSessionDuration is invalid. It must be an integer"
-                        )))
-                    }
-                },
-            };
+            let description = description(req)?;
+            let max_session_duration = max_session_duration(req)?.unwrap_or(3600);
             let role = iam
                 .create_role(
                     NewRole {
@@ -269,6 +236,143 @@ async fn run(
                 truncation_xml(marker)
             )
         }
+        "UpdateRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let description = description(req)?.map(str::to_string);
+            let max = max_session_duration(req)?;
+            iam.update_role(name, |role| {
+                if description.is_some() {
+                    role.description = description;
+                }
+                if let Some(max) = max {
+                    role.max_session_duration = max;
+                }
+                Ok(())
+            })
+            .await?;
+            "".to_string()
+        }
+        "UpdateAssumeRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let document = required(req, "PolicyDocument", "policyDocument")?;
+            check_policy(document)?;
+            iam.update_role(name, |role| {
+                role.assume_role_policy_document = document.to_string();
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "PutRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            let document = required(req, "PolicyDocument", "policyDocument")?;
+            check_policy(document)?;
+            iam.update_role(name, |role| {
+                role.inline_policies
+                    .insert(policy_name.to_string(), document.to_string());
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "GetRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let document = role
+                .inline_policies
+                .get(policy_name)
+                .ok_or_else(|| no_such_role_policy(policy_name))?;
+            format!(
+                "<RoleName>{}</RoleName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument>",
+                xml_escape(&role.name),
+                xml_escape(policy_name),
+                percent_encode(document)
+            )
+        }
+        "DeleteRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            iam.update_role(name, |role| {
+                role.inline_policies
+                    .remove(policy_name)
+                    .map(drop)
+                    .ok_or_else(|| no_such_role_policy(policy_name))
+            })
+            .await?;
+            return Ok(None);
+        }
+        "ListRolePolicies" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let names: Vec<String> = role.inline_policies.keys().cloned().collect();
+            let (page, marker) = paginate(req, &names, |n| n.clone())?;
+            let items: String = page
+                .iter()
+                .map(|n| format!("<member>{}</member>", xml_escape(n)))
+                .collect();
+            format!(
+                "<PolicyNames>{items}</PolicyNames>{}",
+                truncation_xml(marker)
+            )
+        }
+        "ListInstanceProfilesForRole" => {
+            // keks has no instance profiles yet: every role is in none.
+            let name = name(req, "RoleName", "roleName")?;
+            iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            "<InstanceProfiles/><IsTruncated>false</IsTruncated>".to_string()
+        }
+        "TagRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let new_tags = tags(req)?;
+            iam.update_role(name, |role| {
+                for tag in new_tags {
+                    match role.tags.iter_mut().find(|t| t.key == tag.key) {
+                        Some(existing) => existing.value = tag.value,
+                        None => role.tags.push(tag),
+                    }
+                }
+                if role.tags.len() > 50 {
+                    return Err(IamError::LimitExceeded(
+                        "The number of tags has reached the maximum limit.".into(),
+                    ));
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "UntagRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let keys: Vec<String> = req
+                .list("TagKeys.member")
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            iam.update_role(name, |role| {
+                role.tags.retain(|t| !keys.contains(&t.key));
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "ListRoleTags" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let (page, marker) = paginate(req, &role.tags, |t| t.key.clone())?;
+            let items: String = page
+                .iter()
+                .map(|t| {
+                    format!(
+                        "<member><Key>{}</Key><Value>{}</Value></member>",
+                        xml_escape(&t.key),
+                        xml_escape(&t.value)
+                    )
+                })
+                .collect();
+            format!("<Tags>{items}</Tags>{}", truncation_xml(marker))
+        }
         "DeleteRole" => {
             let name = name(req, "RoleName", "roleName")?;
             iam.delete_role(name).await?;
@@ -283,6 +387,67 @@ async fn run(
         }
     };
     Ok(Some(result))
+}
+
+fn description(req: &QueryRequest) -> Result<Option<&str>, QueryError> {
+    let description = req.get("Description");
+    if let Some(d) = description {
+        if d.chars().count() > 1000 {
+            return Err(QueryError::constraint(
+                Some(d),
+                "description",
+                "Member must have length less than or equal to 1000",
+            ));
+        }
+    }
+    Ok(description)
+}
+
+/// `MaxSessionDuration`: 3600 to 43200 seconds.
+fn max_session_duration(req: &QueryRequest) -> Result<Option<u32>, QueryError> {
+    let Some(text) = req.get("MaxSessionDuration") else {
+        return Ok(None);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if n < 3600 => Err(QueryError::constraint(
+            Some(text),
+            "maxSessionDuration",
+            "Member must have value greater than or equal to 3600",
+        )),
+        Ok(n) if n > 43200 => Err(QueryError::constraint(
+            Some(text),
+            "maxSessionDuration",
+            "Member must have value less than or equal to 43200",
+        )),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(QueryError::validation(format!(
+            "Value '{text}' for parameter MaxSessionDuration is invalid. It must be an integer"
+        ))),
+    }
+}
+
+/// An inline policy's name: 1–128 characters of `[\w+=,.@-]`.
+fn policy_name(req: &QueryRequest) -> Result<&str, QueryError> {
+    let value = required(req, "PolicyName", "policyName")?;
+    if value.is_empty() || value.chars().count() > 128 {
+        return Err(QueryError::constraint(
+            Some(value),
+            "policyName",
+            "Member must have length less than or equal to 128",
+        ));
+    }
+    if !value.chars().all(is_name_char) {
+        return Err(QueryError::constraint(
+            Some(value),
+            "policyName",
+            &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn no_such_role_policy(name: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The role policy with name {name} cannot be found."))
 }
 
 fn required<'a>(req: &'a QueryRequest, param: &str, member: &str) -> Result<&'a str, QueryError> {

@@ -408,6 +408,7 @@ impl Iam {
             max_session_duration: new.max_session_duration,
             tags: new.tags,
             attached_policies: Vec::new(),
+            inline_policies: Default::default(),
         };
         self.create(&key, &role).await.map_err(|e| match e {
             CreateError::Exists => already_exists("Role", &role.name),
@@ -433,12 +434,38 @@ impl Iam {
                 "Cannot delete entity, must detach all policies first.".into(),
             ));
         }
+        if !role.inline_policies.is_empty() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
+        }
         self.inner
             .store
             .delete(Bytes::from(format!("{ROLES}{}", name.to_lowercase())))
             .await?;
         self.inner.state.write().roles.remove(&name.to_lowercase());
         Ok(())
+    }
+
+    /// Changes a role: `change` edits a copy (it must not rename it), which is written
+    /// through the store, then cached. Nothing is written when `change` fails or changes
+    /// nothing.
+    pub async fn update_role(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Role) -> Result<(), IamError>,
+    ) -> Result<Role, IamError> {
+        let _writing = self.inner.writes.lock().await;
+        let Some(mut role) = self.role(name) else {
+            return Err(no_such_role(name));
+        };
+        let before = role.clone();
+        change(&mut role)?;
+        debug_assert_eq!(role.name, before.name, "update_role must not rename");
+        if role != before {
+            self.put_role(role.clone()).await?;
+        }
+        Ok(role)
     }
 
     /// Attaches a managed policy to a role. AWS-managed policies
@@ -449,20 +476,19 @@ impl Iam {
         role_name: &str,
         policy_arn: &str,
     ) -> Result<(), IamError> {
-        let _writing = self.inner.writes.lock().await;
-        let Some(mut role) = self.role(role_name) else {
-            return Err(no_such_role(role_name));
-        };
-        if !policy_arn.starts_with("arn:aws:iam::aws:policy/") {
-            return Err(IamError::NoSuchEntity(format!(
-                "Policy {policy_arn} does not exist or is not attachable."
-            )));
-        }
-        if role.attached_policies.iter().any(|a| a == policy_arn) {
-            return Ok(());
-        }
-        role.attached_policies.push(policy_arn.to_string());
-        self.put_role(role).await
+        self.update_role(role_name, |role| {
+            if !policy_arn.starts_with("arn:aws:iam::aws:policy/") {
+                return Err(IamError::NoSuchEntity(format!(
+                    "Policy {policy_arn} does not exist or is not attachable."
+                )));
+            }
+            if !role.attached_policies.iter().any(|a| a == policy_arn) {
+                role.attached_policies.push(policy_arn.to_string());
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Detaches a managed policy from a role.
@@ -471,18 +497,18 @@ impl Iam {
         role_name: &str,
         policy_arn: &str,
     ) -> Result<(), IamError> {
-        let _writing = self.inner.writes.lock().await;
-        let Some(mut role) = self.role(role_name) else {
-            return Err(no_such_role(role_name));
-        };
-        let before = role.attached_policies.len();
-        role.attached_policies.retain(|a| a != policy_arn);
-        if role.attached_policies.len() == before {
-            return Err(IamError::NoSuchEntity(format!(
-                "Policy {policy_arn} was not found."
-            )));
-        }
-        self.put_role(role).await
+        self.update_role(role_name, |role| {
+            let before = role.attached_policies.len();
+            role.attached_policies.retain(|a| a != policy_arn);
+            if role.attached_policies.len() == before {
+                return Err(IamError::NoSuchEntity(format!(
+                    "Policy {policy_arn} was not found."
+                )));
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Writes a changed role through the store, then the cache (the caller holds `writes`).
