@@ -92,7 +92,7 @@ impl AwsFront {
             }
             "ec2" => {
                 let params = QueryRequest::parse(req.query, req.body);
-                ec2::handle(&self.network, &params, &request_id)
+                ec2::handle(&self.network, &sig.scope.region, &params, &request_id)
             }
             "eks" if self.eks.is_some() => {
                 let caller = keks_eks::Caller {

@@ -79,7 +79,18 @@ pub fn auth_error(e: &SigV4Error, request_id: &str) -> Response {
         .to_response(request_id)
 }
 
-pub fn handle(network: &Network, req: &QueryRequest, request_id: &str) -> Response {
+/// Answers an EC2 request signed for `region` (keks' network is in one region only).
+pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &str) -> Response {
+    if region != network.region() {
+        return Ec2Error::new(
+            "UnsupportedOperation",
+            format!(
+                "keks serves EC2 in region {} only; this request is for {region}.",
+                network.region()
+            ),
+        )
+        .to_response(request_id);
+    }
     let Some(action) = req.action() else {
         return Ec2Error::new(
             "MissingAction",

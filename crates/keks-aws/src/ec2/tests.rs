@@ -12,7 +12,12 @@ async fn network() -> Network {
 }
 
 fn call(network: &Network, body: &str) -> (u16, String) {
-    let response = handle(network, &QueryRequest::parse("", body.as_bytes()), "req-1");
+    let response = handle(
+        network,
+        "us-east-1",
+        &QueryRequest::parse("", body.as_bytes()),
+        "req-1",
+    );
     (response.status, String::from_utf8(response.body).unwrap())
 }
 
@@ -193,4 +198,19 @@ async fn route_tables_show_which_subnets_are_public() {
         body.contains(&format!("<vpcId>{}</vpcId>", net.default_vpc().id)),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn other_regions_are_refused() {
+    let net = network().await;
+    let response = handle(
+        &net,
+        "us-west-2",
+        &QueryRequest::parse("", b"Action=DescribeSubnets"),
+        "req-1",
+    );
+    assert_eq!(response.status, 400);
+    let body = String::from_utf8(response.body).unwrap();
+    assert!(body.contains("<Code>UnsupportedOperation</Code>"), "{body}");
+    assert!(body.contains("region us-east-1 only"), "{body}");
 }
