@@ -7,6 +7,8 @@
 
 pub mod api;
 mod model;
+mod params;
+mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use parking_lot::RwLock;
 use crate::account::{Account, Principal, PrincipalKind};
 use crate::sigv4::{self, SigV4Error};
 pub use model::{AccessKeyRecord, Role, Session, Tag, User};
+pub(crate) use params::is_name_char;
 
 const USERS: &str = "/keks/aws/iam/users/";
 const ROLES: &str = "/keks/aws/iam/roles/";
