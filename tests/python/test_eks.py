@@ -63,9 +63,24 @@ def account_id(keks):
     return aws_ok(keks, "sts", "get-caller-identity")["Account"]
 
 
+TRUST_EKS = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "eks.amazonaws.com"}}]})
+
+
+def cluster_role(keks):
+    """The IAM role clusters are created with (EKS requires it to exist)."""
+    client = boto3.client("iam", endpoint_url=keks.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id=keks.env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=keks.env["AWS_SECRET_ACCESS_KEY"])
+    try:
+        return client.get_role(RoleName="eks-cluster")["Role"]["Arn"]
+    except client.exceptions.NoSuchEntityException:
+        return client.create_role(RoleName="eks-cluster", AssumeRolePolicyDocument=TRUST_EKS)["Role"]["Arn"]
+
+
 def create_cluster(keks, name, *extra):
     subnets = ",".join(private_subnets(keks))
-    role = f"arn:aws:iam::{account_id(keks)}:role/eks-cluster"
+    role = cluster_role(keks)
     out = aws_ok(keks, "eks", "create-cluster", "--name", name, "--role-arn", role,
                  "--resources-vpc-config", f"subnetIds={subnets}", *extra)
     assert out["cluster"]["status"] == "CREATING"
@@ -158,6 +173,11 @@ def test_create_cluster_then_kubectl_through_get_token(keks):
     out = kubectl(kc, "get", "daemonsets", "-n", "kube-system", "-o", "name", env=env)
     assert "daemonset.apps/kube-proxy" in out.stdout and "daemonset.apps/aws-node" in out.stdout
     assert kubectl(kc, "get", "configmap", "aws-auth", "-n", "kube-system", env=env).returncode == 0
+    whoami = kubectl(kc, "auth", "whoami", "-o", "json", env=env)
+    assert whoami.returncode == 0, whoami.stderr
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    root_arn = f"arn:aws:iam::{account_id(keks)}:root"
+    assert user["username"] == root_arn and user["extra"]["canonicalArn"] == [root_arn]
     # The creator holds the cluster-admin access entry EKS gives it.
     entries = aws_ok(keks, "eks", "list-access-entries", "--cluster-name", "demo")["accessEntries"]
     assert entries == [f"arn:aws:iam::{account_id(keks)}:root"]
@@ -258,7 +278,8 @@ def test_tokens_for_another_cluster_expired_or_tampered_are_refused(keks):
 
 
 def test_version_update_runs_to_successful_then_delete(keks):
-    create_cluster(keks, "upgrade", "--kubernetes-version", "1.33")
+    create_cluster(keks, "upgrade", "--kubernetes-version", "1.33",
+                   "--kubernetes-network-config", "serviceIpv4Cidr=172.20.0.0/16")
     out = aws(keks, "eks", "update-cluster-version", "--name", "upgrade", "--kubernetes-version", "1.31")
     assert out.returncode != 0 and "InvalidParameterException" in out.stderr
     update = aws_ok(keks, "eks", "update-cluster-version", "--name", "upgrade", "--kubernetes-version", "1.34")["update"]
@@ -277,6 +298,10 @@ def test_version_update_runs_to_successful_then_delete(keks):
     kc = kubeconfig_for(keks, "upgrade")
     version = json.loads(kubectl(kc, "version", "-o", "json", env=aws_env(keks)).stdout)
     assert version["serverVersion"]["minor"].startswith("34")
+    # Services take addresses from the cluster's own service range.
+    services = json.loads(kubectl(kc, "get", "services", "-A", "-o", "json", env=aws_env(keks)).stdout)["items"]
+    ips = {s["metadata"]["name"]: s["spec"]["clusterIP"] for s in services}
+    assert ips == {"kubernetes": "172.20.0.1", "kube-dns": "172.20.0.10"}
 
     deleted = aws_ok(keks, "eks", "delete-cluster", "--name", "upgrade")["cluster"]
     assert deleted["status"] == "DELETING"
@@ -289,7 +314,7 @@ def test_version_update_runs_to_successful_then_delete(keks):
 def test_boto3_waiters_paginators_and_tags(keks):
     client = eks(keks)
     subnets = private_subnets(keks)
-    role = f"arn:aws:iam::{account_id(keks)}:role/eks-cluster"
+    role = cluster_role(keks)
     for i in range(5):
         client.create_cluster(name=f"c{i}", roleArn=role, resourcesVpcConfig={"subnetIds": subnets},
                               tags={"team": "platform"})
@@ -315,7 +340,7 @@ def test_boto3_waiters_paginators_and_tags(keks):
 def test_bad_input_gets_eks_errors_and_changes_nothing(keks):
     strict = eks(keks)
     loose = eks(keks, parameter_validation=False)
-    role = f"arn:aws:iam::{account_id(keks)}:role/eks-cluster"
+    role = cluster_role(keks)
     subnets = private_subnets(keks)
 
     def error(call, **kwargs):
@@ -337,6 +362,9 @@ def test_bad_input_gets_eks_errors_and_changes_nothing(keks):
     assert r["Error"]["Code"] == "InvalidParameterException"
     r = error(strict.create_cluster, name="x", roleArn="not-an-arn", resourcesVpcConfig={"subnetIds": subnets})
     assert r["Error"]["Code"] == "InvalidParameterException" and "role ARN" in r["Error"]["Message"]
+    missing_role = f"arn:aws:iam::{account_id(keks)}:role/missing"
+    r = error(strict.create_cluster, name="x", roleArn=missing_role, resourcesVpcConfig={"subnetIds": subnets})
+    assert "could not be assumed because it does not exist" in r["Error"]["Message"]
     r = error(strict.create_cluster, name="x", roleArn=role, resourcesVpcConfig={"subnetIds": subnets[:1]})
     assert "at least two different AZs" in r["Error"]["Message"]
     r = error(strict.create_cluster, name="x", roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-0123456789abcdef0", subnets[0]]})
@@ -387,3 +415,32 @@ def test_clusters_survive_a_restart(keks):
     kc = kubeconfig_for(keks, "durable")
     out = kubectl(kc, "get", "deployment", "coredns", "-n", "kube-system", env=aws_env(keks))
     assert out.returncode == 0, out.stderr
+
+
+def test_acknowledged_eks_writes_survive_kill_9(keks):
+    client = eks(keks)
+    subnets = private_subnets(keks)
+    role = cluster_role(keks)
+    client.create_cluster(name="k9", roleArn=role, resourcesVpcConfig={"subnetIds": subnets},
+                          accessConfig={"authenticationMode": "API"})
+    client.get_waiter("cluster_active").wait(name="k9", WaiterConfig={"Delay": 1})
+    iam = boto3.client("iam", endpoint_url=keks.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id=keks.env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=keks.env["AWS_SECRET_ACCESS_KEY"])
+    arn = iam.create_role(RoleName="reader", AssumeRolePolicyDocument=TRUST_EKS)["Role"]["Arn"]
+    r = None
+    try:
+        client.create_access_entry(clusterName="k9", principalArn=f"arn:aws:iam::{account_id(keks)}:role/ghost")
+    except botocore.exceptions.ClientError as e:
+        r = e.response
+    assert r and r["Error"]["Code"] == "InvalidParameterException" and "could not be found" in r["Error"]["Message"]
+    client.create_access_entry(clusterName="k9", principalArn=arn, kubernetesGroups=["readers"])
+    client.tag_resource(resourceArn=client.describe_cluster(name="k9")["cluster"]["arn"], tags={"k": "v"})
+    keks.process.kill()
+    keks.process.wait(timeout=15)
+    keks.start()
+    client = eks(keks)
+    cluster = client.describe_cluster(name="k9")["cluster"]
+    assert cluster["status"] == "ACTIVE" and cluster["tags"] == {"k": "v"}
+    entry = client.describe_access_entry(clusterName="k9", principalArn=arn)["accessEntry"]
+    assert entry["kubernetesGroups"] == ["readers"]

@@ -25,6 +25,9 @@ pub struct ClusterRecord {
     /// Kubernetes minor version, e.g. `1.31`.
     pub version: String,
     pub created: String,
+    /// The Service address range (`10.100.0.0/16` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_cidr: Option<String>,
     /// Bearer tokens by their SHA-256 (hex), with the identity each stands for.
     #[serde(default)]
     pub tokens: Vec<TokenRecord>,
@@ -119,12 +122,20 @@ impl Clusters {
                 self.tokens.insert_hashed(&record.name, hash, user);
             }
         }
-        let api = Arc::new(ClusterApi::new(
-            record.name.clone(),
-            self.store.clone(),
-            self.registry.clone(),
-            self.clock.clone(),
-        ));
+        let range = record
+            .service_cidr
+            .as_deref()
+            .and_then(crate::rest::service_ips::parse_cidr)
+            .unwrap_or(crate::rest::service_ips::DEFAULT_SERVICE_CIDR);
+        let api = Arc::new(
+            ClusterApi::new(
+                record.name.clone(),
+                self.store.clone(),
+                self.registry.clone(),
+                self.clock.clone(),
+            )
+            .with_service_cidr(range),
+        );
         crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
         crate::crd::CrdController::spawn(api.clone()); // custom resources of this cluster's CRDs
         crate::lifecycle::GarbageCollector::spawn(api.clone());
@@ -210,6 +221,24 @@ impl Clusters {
         name: &str,
         version: &str,
     ) -> Result<(ClusterRecord, String), ClusterError> {
+        self.create_with(name, version, None).await
+    }
+
+    /// Creates a cluster whose Services take addresses from `service_cidr`.
+    pub async fn create_with(
+        &self,
+        name: &str,
+        version: &str,
+        service_cidr: Option<&str>,
+    ) -> Result<(ClusterRecord, String), ClusterError> {
+        if let Some(c) = service_cidr {
+            if crate::rest::service_ips::parse_cidr(c).is_none() {
+                return Err(ClusterError::InvalidName(
+                    name.to_string(),
+                    format!("invalid service CIDR {c}"),
+                ));
+            }
+        }
         Self::validate_name(name).map_err(|p| ClusterError::InvalidName(name.to_string(), p))?;
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -218,6 +247,7 @@ impl Clusters {
             name: name.to_string(),
             version: version.to_string(),
             created: crate::rest::meta::timestamp(self.clock.wall()),
+            service_cidr: service_cidr.map(str::to_string),
             tokens: vec![TokenRecord {
                 sha256: hex(&StaticTokens::hash(&token)),
                 username: "kubernetes-admin".into(),
@@ -256,18 +286,51 @@ impl Clusters {
                 Err(e) => return Err(e),
             }
         }
-        for (plural, obj) in crate::authz::bootstrap::objects() {
+        let rbac = crate::authz::bootstrap::objects()
+            .into_iter()
+            .map(|(plural, obj)| ("rbac.authorization.k8s.io", plural, obj));
+        for (group, plural, obj) in rbac.chain(defaults(&api)) {
             let d = self
                 .registry
-                .get("rbac.authorization.k8s.io", "v1", plural)
-                .expect("RBAC resources are built in");
-            match api.create(&d, "", obj, &WriteOptions::default()).await {
+                .get(group, "v1", plural)
+                .expect("bootstrap resources are built in");
+            let namespace = obj
+                .pointer("/metadata/namespace")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            match api
+                .create(&d, &namespace, obj, &WriteOptions::default())
+                .await
+            {
                 Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
     }
+}
+
+/// What kube-apiserver's own bootstrap controllers create: the `kubernetes` Service on the
+/// first address of the Service range, and the two system priority classes.
+fn defaults(api: &ClusterApi) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    let ip = crate::rest::service_ips::first_address(api.service_cidr).to_string();
+    let priority = |name: &str, value: i64, description: &str| {
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+               "metadata": {"name": name}, "value": value, "globalDefault": false,
+               "preemptionPolicy": "PreemptLowerPriority", "description": description})
+    };
+    vec![
+        ("", "services", json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]}})),
+        ("scheduling.k8s.io", "priorityclasses", priority("system-node-critical", 2000001000,
+            "Used for system critical pods that must not be moved from their current node.")),
+        ("scheduling.k8s.io", "priorityclasses", priority("system-cluster-critical", 2000000000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.")),
+    ]
 }
 
 fn hex(bytes: &[u8]) -> String {

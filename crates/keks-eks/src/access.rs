@@ -128,6 +128,24 @@ pub(crate) fn add_creator_entry_if_missing(doc: &mut ClusterDoc, now: f64) {
     );
 }
 
+/// Gives a node role (EC2 instance role, Fargate pod execution role) the access entry EKS
+/// creates for it, unless the role already has one.
+pub(crate) fn add_node_role_entry(doc: &mut ClusterDoc, role_arn: &str, kind: &str, now: f64) {
+    let key = entry_key(role_arn);
+    if doc.access_entries.contains_key(&key) {
+        return;
+    }
+    if let Some(entry) = new_entry(doc, role_arn, kind, None, Vec::new(), BTreeMap::new(), now) {
+        doc.access_entries.insert(
+            key,
+            EntryDoc {
+                entry,
+                policies: Vec::new(),
+            },
+        );
+    }
+}
+
 fn new_entry(
     doc: &ClusterDoc,
     principal_arn: &str,
@@ -276,6 +294,12 @@ impl ControlPlane {
         let cluster = input.cluster_name.clone();
         self.modify(&cluster, |doc| {
             require_api_mode(doc)?;
+            if !self.principal_exists(&input.principal_arn) {
+                return Err(EksError::invalid_parameter(format!(
+                    "The specified principalArn could not be found: {}",
+                    input.principal_arn
+                )));
+            }
             let key = entry_key(&input.principal_arn);
             if doc.access_entries.contains_key(&key) {
                 return Err(EksError::ResourceInUse {

@@ -109,6 +109,72 @@ impl AwsAuth {
     }
 }
 
+/// Adds a role to `mapRoles` of the cluster's `aws-auth` (creating the ConfigMap if
+/// needed), unless the role is mapped already.
+pub async fn add_role_mapping(
+    api: &keks_apiserver::ClusterApi,
+    role_arn: &str,
+    username: &str,
+    groups: &[&str],
+) -> Result<(), keks_apiserver::status::ApiError> {
+    use keks_apiserver::rest::{UpdateOptions, WriteOptions};
+    use keks_apiserver::status::ApiError;
+    let Some(d) = api.registry.get("", "v1", "configmaps") else {
+        return Ok(());
+    };
+    let entry = serde_json::json!({"rolearn": role_arn, "username": username, "groups": groups});
+    let with_entry = |current: &str| -> Option<String> {
+        let mut roles: Vec<Value> = serde_yaml::from_str::<Option<Vec<Value>>>(current)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if roles
+            .iter()
+            .any(|r| r["rolearn"].as_str() == Some(role_arn))
+        {
+            return None;
+        }
+        roles.push(entry.clone());
+        serde_yaml::to_string(&roles).ok()
+    };
+    loop {
+        match api.try_get(&d, "kube-system", "aws-auth").await? {
+            None => {
+                let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+                    "data": {"mapRoles": with_entry("").unwrap_or_default()}});
+                match api
+                    .create(&d, "kube-system", cm, &WriteOptions::default())
+                    .await
+                {
+                    Err(ApiError::AlreadyExists { .. }) => continue,
+                    other => return other.map(|_| ()),
+                }
+            }
+            Some(_) => {
+                return api
+                    .guaranteed_update(
+                        &d,
+                        "kube-system",
+                        "aws-auth",
+                        &UpdateOptions::default(),
+                        0,
+                        |current| {
+                            let mut next = current.clone();
+                            let roles = current["data"]["mapRoles"].as_str().unwrap_or_default();
+                            if let Some(updated) = with_entry(roles) {
+                                next["data"]["mapRoles"] = Value::String(updated);
+                            }
+                            Ok(next)
+                        },
+                    )
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
+}
+
 /// Fills a username template for a caller.
 pub fn expand(template: &str, caller: &Caller) -> String {
     let session_raw = caller.session_name().unwrap_or_default();

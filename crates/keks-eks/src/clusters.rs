@@ -15,7 +15,7 @@ use crate::error::EksError;
 use crate::{access, bootstrap, ids, pagination, versions};
 
 /// Clusters per Region and account, EKS's default quota.
-pub const MAX_CLUSTERS: usize = 100;
+pub const DEFAULT_CLUSTER_QUOTA: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,9 +141,12 @@ impl ControlPlane {
                 cluster: Some(name),
             });
         }
-        if self.len() >= MAX_CLUSTERS {
+        let quota = self.config.cluster_quota;
+        if self.len() >= quota {
             return Err(EksError::ResourceLimitExceeded {
-                message: format!("Cluster limit exceeded for account: at most {MAX_CLUSTERS} clusters per Region."),
+                message: format!(
+                    "Cluster limit exceeded for account: at most {quota} clusters per Region."
+                ),
                 cluster: Some(name),
             });
         }
@@ -180,6 +183,13 @@ impl ControlPlane {
                 "The role ARN {} is not valid: it must be an IAM role ARN (arn:aws:iam::<account id>:role/<name>).",
                 input.role_arn
             )).for_cluster(&name));
+        }
+        if !self.role_exists(&input.role_arn) {
+            return Err(EksError::invalid_parameter(format!(
+                "Role with arn: {}, could not be assumed because it does not exist or the trusted entity is not correct",
+                input.role_arn
+            ))
+            .for_cluster(&name));
         }
         check_tags(&input.tags)?;
         let vpc = self
@@ -229,6 +239,7 @@ impl ControlPlane {
             creator_arn: caller.canonical_arn(),
             updates: Vec::new(),
             update_tokens: BTreeMap::new(),
+            fargate_profiles: BTreeMap::new(),
             access_entries: BTreeMap::new(),
             pending: Some(Pending::Activate {
                 due: self.due_in(self.config.timing.cluster_create()),
@@ -246,7 +257,14 @@ impl ControlPlane {
         {
             access::add_creator_entry_if_missing(&mut doc, now);
         }
-        match self.kube.create(&name, &version).await {
+        let service_cidr = doc.cluster.kubernetes_network_config["serviceIpv4Cidr"]
+            .as_str()
+            .map(str::to_string);
+        match self
+            .kube
+            .create_with(&name, &version, service_cidr.as_deref())
+            .await
+        {
             Ok(_) => {}
             Err(keks_apiserver::ClusterError::AlreadyExists(_)) => {
                 return Err(EksError::ResourceInUse {
@@ -414,6 +432,15 @@ impl ControlPlane {
             if let Some(Pending::FinishUpdate { update_id, .. }) = &doc.pending {
                 return Err(EksError::ResourceInUse {
                     message: format!("Cannot delete because cluster {name} currently has update {update_id} in progress"),
+                    cluster: Some(name.to_string()),
+                });
+            }
+            if let Some(p) = doc.fargate_profiles.values().next() {
+                return Err(EksError::ResourceInUse {
+                    message: format!(
+                        "Cluster has Fargate profiles attached: delete Fargate profile {} (and any others) first",
+                        p.profile.fargate_profile_name
+                    ),
                     cluster: Some(name.to_string()),
                 });
             }

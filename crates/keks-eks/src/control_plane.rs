@@ -27,6 +27,8 @@ pub struct ControlPlaneConfig {
     /// The CA that signs the Kubernetes API's serving certificate (PEM).
     pub ca_pem: String,
     pub timing: TimingProfile,
+    /// Clusters per Region (EKS's default quota is 100; like AWS quotas, adjustable).
+    pub cluster_quota: usize,
 }
 
 pub struct ControlPlane {
@@ -36,6 +38,7 @@ pub struct ControlPlane {
     pub(crate) kube: Arc<Clusters>,
     pub(crate) network: Network,
     docs: RwLock<BTreeMap<String, ClusterDoc>>,
+    principals: std::sync::OnceLock<Arc<dyn crate::Principals>>,
     /// Serializes changes so that each is read, checked and written as one step.
     writes: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
@@ -57,6 +60,7 @@ impl ControlPlane {
             kube,
             network,
             docs: RwLock::new(BTreeMap::new()),
+            principals: std::sync::OnceLock::new(),
             writes: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
             config,
@@ -88,6 +92,22 @@ impl ControlPlane {
         }
         tokio::spawn(this.clone().complete_pending_work());
         Ok(this)
+    }
+
+    /// Connects IAM, so that role and principal ARNs are checked for existence (without it
+    /// only their form is checked).
+    pub fn set_principals(&self, principals: Arc<dyn crate::Principals>) {
+        let _ = self.principals.set(principals);
+    }
+
+    pub(crate) fn role_exists(&self, arn: &str) -> bool {
+        self.principals.get().is_none_or(|p| p.role_exists(arn))
+    }
+
+    pub(crate) fn principal_exists(&self, arn: &str) -> bool {
+        self.principals
+            .get()
+            .is_none_or(|p| p.principal_exists(arn))
     }
 
     pub fn config(&self) -> &ControlPlaneConfig {
@@ -193,9 +213,13 @@ impl ControlPlane {
                 .read()
                 .values()
                 .filter_map(|d| {
-                    d.pending
-                        .as_ref()
-                        .map(|p| (p.due(), d.cluster.name.clone()))
+                    let cluster = d.pending.as_ref().map(Pending::due);
+                    let profiles = crate::fargate::profiles::next_due(d);
+                    let due = match (cluster, profiles) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    due.map(|due| (due, d.cluster.name.clone()))
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             let notified = self.wake.notified();
@@ -221,7 +245,23 @@ impl ControlPlane {
 
     /// Completes the pending work of one cluster.
     async fn complete(&self, name: &str) -> Result<(), EksError> {
-        let Some(pending) = self.with(name, |d| d.pending.clone()).flatten() else {
+        let now = self.now();
+        let profiles_due = self
+            .with(name, |d| {
+                crate::fargate::profiles::next_due(d).is_some_and(|due| due <= now)
+            })
+            .unwrap_or(false);
+        if profiles_due {
+            self.modify(name, |doc| {
+                crate::fargate::profiles::complete_due(doc, now);
+                Ok(())
+            })
+            .await?;
+        }
+        let Some(pending) = self
+            .with(name, |d| d.pending.clone().filter(|p| p.due() <= now))
+            .flatten()
+        else {
             return Ok(());
         };
         match pending {

@@ -237,6 +237,9 @@ pub struct ClusterDoc {
     pub access_entries: BTreeMap<String, EntryDoc>,
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// Fargate profiles by name.
+    #[serde(default)]
+    pub fargate_profiles: BTreeMap<String, crate::fargate::profiles::ProfileDoc>,
     /// `clientRequestToken` → the update it started, for idempotent retries.
     #[serde(default)]
     pub update_tokens: BTreeMap<String, String>,

@@ -1,51 +1,95 @@
 //! TagResource, UntagResource and ListTagsForResource over the ARNs of EKS resources
-//! (clusters today; node groups, Fargate profiles and add-ons as they arrive).
+//! (clusters and Fargate profiles; node groups and add-ons as they arrive).
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
 use crate::control_plane::ControlPlane;
+use crate::doc::ClusterDoc;
 use crate::error::EksError;
 
 const MAX_TAGS: usize = 50;
 
+/// A taggable resource.
+enum Tagged {
+    Cluster(String),
+    FargateProfile { cluster: String, name: String },
+}
+
+impl Tagged {
+    fn cluster(&self) -> &str {
+        match self {
+            Self::Cluster(c) | Self::FargateProfile { cluster: c, .. } => c,
+        }
+    }
+
+    fn tags<'a>(&self, doc: &'a mut ClusterDoc) -> Option<&'a mut BTreeMap<String, String>> {
+        match self {
+            Self::Cluster(_) => Some(&mut doc.cluster.tags),
+            Self::FargateProfile { name, .. } => doc
+                .fargate_profiles
+                .get_mut(name)
+                .map(|p| &mut p.profile.tags),
+        }
+    }
+}
+
 impl ControlPlane {
-    /// The cluster an ARN of this region and account names.
-    fn tagged_cluster(&self, arn: &str) -> Result<String, EksError> {
+    /// The resource an ARN of this region and account names, if it exists.
+    fn tagged(&self, arn: &str) -> Result<Tagged, EksError> {
         let prefix = format!(
             "arn:aws:eks:{}:{}:",
             self.config.region, self.config.account_id
         );
-        let resource = arn
-            .strip_prefix(&prefix)
-            .and_then(|r| r.strip_prefix("cluster/"));
-        let Some(name) = resource.filter(|n| !n.is_empty() && !n.contains('/')) else {
+        let not_found = || EksError::NotFound(format!("Resource {arn} not found."));
+        let Some(resource) = arn.strip_prefix(&prefix) else {
             if arn.starts_with("arn:") && arn.split(':').count() >= 6 {
-                return Err(EksError::NotFound(format!("Resource {arn} not found.")));
+                return Err(not_found());
             }
             return Err(EksError::BadRequest(format!(
                 "{arn} is not a valid resource ARN."
             )));
         };
-        if self.get(name).is_none() {
-            return Err(EksError::NotFound(format!("Resource {arn} not found.")));
+        let parts: Vec<&str> = resource.split('/').collect();
+        let tagged = match parts.as_slice() {
+            ["cluster", name] if !name.is_empty() => Tagged::Cluster(name.to_string()),
+            ["fargateprofile", cluster, name, _] => Tagged::FargateProfile {
+                cluster: cluster.to_string(),
+                name: name.to_string(),
+            },
+            _ => return Err(not_found()),
+        };
+        let exists = self
+            .with(tagged.cluster(), |d| match &tagged {
+                Tagged::Cluster(_) => true,
+                Tagged::FargateProfile { name, .. } => d
+                    .fargate_profiles
+                    .get(name)
+                    .is_some_and(|p| p.profile.fargate_profile_arn == arn),
+            })
+            .unwrap_or(false);
+        if !exists {
+            return Err(not_found());
         }
-        Ok(name.to_string())
+        Ok(tagged)
     }
 
     pub fn list_tags_for_resource(&self, input: &Value) -> Result<Value, EksError> {
         let arn = input["resourceArn"].as_str().unwrap_or_default();
-        let name = self.tagged_cluster(arn)?;
+        let tagged = self.tagged(arn)?;
         let tags = self
-            .with(&name, |d| d.cluster.tags.clone())
+            .with(tagged.cluster(), |d| {
+                let mut d = d.clone();
+                tagged.tags(&mut d).cloned().unwrap_or_default()
+            })
             .unwrap_or_default();
         Ok(json!({ "tags": tags }))
     }
 
     pub async fn tag_resource(&self, input: &Value) -> Result<Value, EksError> {
         let arn = input["resourceArn"].as_str().unwrap_or_default();
-        let name = self.tagged_cluster(arn)?;
+        let tagged = self.tagged(arn)?;
         let tags: BTreeMap<String, String> = serde_json::from_value(input["tags"].clone())
             .map_err(|e| EksError::BadRequest(format!("tags: {e}")))?;
         if let Some(k) = tags
@@ -56,8 +100,11 @@ impl ControlPlane {
                 "Tag key {k} is not allowed: tag keys starting with 'aws:' are reserved for AWS use."
             )));
         }
-        self.modify(&name, |doc| {
-            let mut merged = doc.cluster.tags.clone();
+        self.modify(tagged.cluster(), |doc| {
+            let current = tagged
+                .tags(doc)
+                .ok_or_else(|| EksError::NotFound(format!("Resource {arn} not found.")))?;
+            let mut merged = current.clone();
             merged.extend(tags);
             if merged.len() > MAX_TAGS {
                 return Err(EksError::BadRequest(format!(
@@ -65,7 +112,7 @@ impl ControlPlane {
                     merged.len()
                 )));
             }
-            doc.cluster.tags = merged;
+            *current = merged;
             Ok(json!({}))
         })
         .await
@@ -73,7 +120,7 @@ impl ControlPlane {
 
     pub async fn untag_resource(&self, input: &Value) -> Result<Value, EksError> {
         let arn = input["resourceArn"].as_str().unwrap_or_default();
-        let name = self.tagged_cluster(arn)?;
+        let tagged = self.tagged(arn)?;
         let keys: Vec<String> = input["tagKeys"]
             .as_array()
             .map(|a| {
@@ -83,9 +130,11 @@ impl ControlPlane {
                     .collect()
             })
             .unwrap_or_default();
-        self.modify(&name, |doc| {
-            for k in &keys {
-                doc.cluster.tags.remove(k);
+        self.modify(tagged.cluster(), |doc| {
+            if let Some(tags) = tagged.tags(doc) {
+                for k in &keys {
+                    tags.remove(k);
+                }
             }
             Ok(json!({}))
         })

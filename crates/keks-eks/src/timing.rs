@@ -42,6 +42,16 @@ impl TimingProfile {
         self.pick(20, 25 * 60)
     }
 
+    /// CreateFargateProfile: CREATING → ACTIVE (EKS: a few minutes).
+    pub fn fargate_profile_create(self) -> Duration {
+        self.pick(10, 3 * 60)
+    }
+
+    /// DeleteFargateProfile: DELETING → gone (EKS: a few minutes).
+    pub fn fargate_profile_delete(self) -> Duration {
+        self.pick(10, 2 * 60)
+    }
+
     /// UpdateClusterConfig (logging, endpoint access, access config).
     pub fn config_update(self) -> Duration {
         self.pick(10, 3 * 60)

@@ -101,6 +101,10 @@ pub struct UpArgs {
     #[arg(long, default_value = "fast", value_name = "PROFILE", value_parser = ["fast", "realistic"])]
     pub timing: String,
 
+    /// EKS clusters allowed per Region (EKS's default quota is 100).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub eks_cluster_quota: usize,
+
     /// Port of the HTTPS listener serving every cluster's Kubernetes API; 0 picks a free port.
     #[arg(long, default_value_t = 7643, value_name = "PORT")]
     pub kube_port: u16,

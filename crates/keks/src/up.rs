@@ -107,6 +107,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             kube_url: kube_url.clone(),
             ca_pem: pki.ca_cert_pem.clone(),
             timing: keks_eks::TimingProfile::parse(&args.timing).unwrap_or_default(),
+            cluster_quota: args.eks_cluster_quota,
         },
         shared_store.clone(),
         clock.clone(),
@@ -115,6 +116,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
     authorizer.set_grants(control.clone());
+    control.set_principals(Arc::new(iam.clone()));
     let eks_tokens = Arc::new(keks_aws::eks_token::EksTokenAuthenticator {
         iam: iam.clone(),
         control: control.clone(),
@@ -195,8 +197,12 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     println!("  endpoint:        {endpoint}  (health: {endpoint}/_keks/health)");
     println!("  Kubernetes APIs: {kube_url}/clusters/<name>");
     println!(
-        "  AWS account:     {} (region {}, root access key {})",
-        account.id, args.region, account.root.access_key_id
+        "  AWS account:     {} (region {}, EKS timing {})",
+        account.id, args.region, args.timing
+    );
+    println!(
+        "  credentials:     AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        account.root.access_key_id, account.root.secret_access_key
     );
     println!("  env:             source {}", dir.env_file().display());
 

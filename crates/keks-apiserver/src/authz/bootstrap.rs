@@ -296,6 +296,21 @@ pub fn objects() -> Vec<(&'static str, Value)> {
         (
             "clusterroles",
             cluster_role(
+                "system:auth-delegator",
+                &[],
+                vec![
+                    rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+                    rule(
+                        &["authorization.k8s.io"],
+                        &["subjectaccessreviews"],
+                        &["create"],
+                    ),
+                ],
+            ),
+        ),
+        (
+            "clusterroles",
+            cluster_role(
                 "system:basic-user",
                 &[],
                 vec![

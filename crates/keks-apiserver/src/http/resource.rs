@@ -18,7 +18,10 @@ use crate::status::{success_status, ApiError};
 use crate::table::{self, IncludeObject};
 
 pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    if ctx.info.api_group == "authorization.k8s.io" {
+    if matches!(
+        ctx.info.api_group.as_str(),
+        "authorization.k8s.io" | "authentication.k8s.io"
+    ) {
         return super::reviews::handle(ctx, body).await;
     }
     let info = &ctx.info;

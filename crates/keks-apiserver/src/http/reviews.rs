@@ -1,6 +1,8 @@
-//! Access reviews (`authorization.k8s.io/v1`): SelfSubjectAccessReview (`kubectl auth
-//! can-i`), SubjectAccessReview and LocalSubjectAccessReview, answered by the authorizer.
-//! They are not stored: a create returns the review with its `status`.
+//! Reviews: access reviews (`authorization.k8s.io/v1`: SelfSubjectAccessReview for `kubectl
+//! auth can-i`, SubjectAccessReview, LocalSubjectAccessReview) answered by the authorizer,
+//! and identity reviews (`authentication.k8s.io/v1`: TokenReview, SelfSubjectReview for
+//! `kubectl auth whoami`) answered by the authenticators. They are not stored: a create
+//! returns the review with its `status`.
 
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -21,6 +23,49 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
     let bytes = body::read(body).await?;
     let mut review = body::parse_object(&bytes, ctx.content_type.as_deref())?;
     let kind = match ctx.info.resource.as_str() {
+        "selfsubjectreviews" => {
+            review["apiVersion"] = json!("authentication.k8s.io/v1");
+            review["kind"] = json!("SelfSubjectReview");
+            review["status"] = json!({ "userInfo": user_info(&ctx.user) });
+            if review.get("metadata").is_none() {
+                review["metadata"] = json!({});
+            }
+            return Ok(body::json(StatusCode::CREATED, &review));
+        }
+        "tokenreviews" => {
+            let token = review
+                .pointer("/spec/token")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "TokenReview",
+                        FieldError::required(FieldPath::root("spec").child("token"), ""),
+                    )
+                })?
+                .to_string();
+            let audiences = review
+                .pointer("/spec/audiences")
+                .cloned()
+                .unwrap_or(json!([]));
+            review["apiVersion"] = json!("authentication.k8s.io/v1");
+            review["kind"] = json!("TokenReview");
+            review["status"] = match ctx
+                .server
+                .authn
+                .authenticate(&ctx.api.cluster, &token)
+                .await
+            {
+                Some(user) => {
+                    json!({"authenticated": true, "user": user_info(&user), "audiences": audiences})
+                }
+                None => json!({"authenticated": false, "error": "invalid bearer token"}),
+            };
+            if review.get("metadata").is_none() {
+                review["metadata"] = json!({});
+            }
+            return Ok(body::json(StatusCode::CREATED, &review));
+        }
         "selfsubjectaccessreviews" => "SelfSubjectAccessReview",
         "subjectaccessreviews" => "SubjectAccessReview",
         "localsubjectaccessreviews" => "LocalSubjectAccessReview",
@@ -53,6 +98,18 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
         review["metadata"] = json!({});
     }
     Ok(body::json(StatusCode::CREATED, &review))
+}
+
+/// A user as `authentication.k8s.io/v1` UserInfo.
+fn user_info(user: &UserInfo) -> Value {
+    let mut info = json!({"username": user.username, "groups": user.groups});
+    if !user.uid.is_empty() {
+        info["uid"] = json!(user.uid);
+    }
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
+    info
 }
 
 fn subject_of(spec: &Value, kind: &str) -> Result<UserInfo, ApiError> {

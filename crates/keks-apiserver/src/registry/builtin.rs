@@ -57,10 +57,12 @@ const BUILTINS: &[Builtin] = &[
     b("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", C, &[], &[], &[]),
     b("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", C, &[], &[], &[]),
     b("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", N, &[], &[], &[]),
+    b("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", C, &[], &[], &[]),
+    b("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", C, &[], &[], &[]),
 ];
 
 /// Groups whose resources are reviews: created and answered, never stored.
-const CREATE_ONLY_GROUPS: &[&str] = &["authorization.k8s.io"];
+const CREATE_ONLY_GROUPS: &[&str] = &["authorization.k8s.io", "authentication.k8s.io"];
 
 #[allow(clippy::too_many_arguments)]
 const fn b(

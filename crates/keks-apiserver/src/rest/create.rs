@@ -49,7 +49,7 @@ impl ClusterApi {
         let mut attempts = 0;
         let response = loop {
             let (reserve, explicit) = if service_ips::is_service(d) {
-                service_ips::allocate(&self.cluster, &mut obj)?
+                service_ips::allocate(&self.cluster, self.service_cidr, &mut obj)?
             } else {
                 (Vec::new(), false)
             };

@@ -9,7 +9,7 @@ mod finalizers;
 pub mod meta;
 mod object;
 mod read;
-mod service_ips;
+pub mod service_ips;
 mod update;
 mod watch;
 
@@ -35,6 +35,8 @@ pub struct ClusterApi {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub clock: SharedClock,
+    /// The range Services' cluster IPs come from.
+    pub service_cidr: (std::net::Ipv4Addr, u8),
     lifetime: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
@@ -59,8 +61,15 @@ impl ClusterApi {
             store,
             registry,
             clock,
+            service_cidr: service_ips::DEFAULT_SERVICE_CIDR,
             lifetime: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The same API with another Service address range.
+    pub fn with_service_cidr(mut self, range: (std::net::Ipv4Addr, u8)) -> Self {
+        self.service_cidr = range;
+        self
     }
 
     /// Runs a background task of this cluster (a controller, a finalizer) until it ends or

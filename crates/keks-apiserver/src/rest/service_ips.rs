@@ -29,6 +29,18 @@ fn port_key(cluster: &str, port: i64) -> Bytes {
     Bytes::from(format!("/k8s/{cluster}/keks/nodeports/{port}"))
 }
 
+/// Parses `a.b.c.d/n`.
+pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
+    let (addr, bits) = text.split_once('/')?;
+    let bits: u8 = bits.parse().ok().filter(|b| *b <= 32)?;
+    Some((addr.parse().ok()?, bits))
+}
+
+/// The first address of a range: the `kubernetes` Service's.
+pub fn first_address((net, _): (Ipv4Addr, u8)) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net) + 1)
+}
+
 fn in_cidr(ip: Ipv4Addr, (net, bits): (Ipv4Addr, u8)) -> bool {
     let mask = if bits == 0 {
         0
@@ -48,7 +60,11 @@ fn cluster_ips_error(ip: &str, why: &str) -> FieldError {
 
 /// Fills in the Service's addresses (random ones where the client left them empty) and
 /// returns the keys that reserve them. `explicit` reports whether the client chose them.
-pub(crate) fn allocate(cluster: &str, svc: &mut Value) -> Result<(Vec<Bytes>, bool), ApiError> {
+pub(crate) fn allocate(
+    cluster: &str,
+    range: (Ipv4Addr, u8),
+    svc: &mut Value,
+) -> Result<(Vec<Bytes>, bool), ApiError> {
     let name = svc
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -70,7 +86,7 @@ pub(crate) fn allocate(cluster: &str, svc: &mut Value) -> Result<(Vec<Bytes>, bo
         let ip = match requested.as_str() {
             "None" => None,
             "" => {
-                let (net, bits) = DEFAULT_SERVICE_CIDR;
+                let (net, bits) = range;
                 let size = 1u32 << (32 - bits);
                 // Skip the network address, .1 (the `kubernetes` service) and broadcast.
                 let offset = rand::thread_rng().gen_range(2..size - 1);
@@ -90,8 +106,8 @@ pub(crate) fn allocate(cluster: &str, svc: &mut Value) -> Result<(Vec<Bytes>, bo
                         )],
                     )
                 })?;
-                if !in_cidr(parsed, DEFAULT_SERVICE_CIDR) {
-                    let why = format!("the provided IP ({text}) is not in the valid range. The range of valid IPs is {}/{}", DEFAULT_SERVICE_CIDR.0, DEFAULT_SERVICE_CIDR.1);
+                if !in_cidr(parsed, range) {
+                    let why = format!("the provided IP ({text}) is not in the valid range. The range of valid IPs is {}/{}", range.0, range.1);
                     return Err(ApiError::invalid(
                         "",
                         "Service",

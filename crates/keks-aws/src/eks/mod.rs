@@ -3,6 +3,7 @@
 //! answer `NotImplementedException` (HTTP 501) naming the operation.
 
 mod errors;
+mod principals;
 
 use std::sync::Arc;
 
@@ -71,6 +72,10 @@ impl EksFront {
             "DisassociateAccessPolicy" => c.disassociate_access_policy(&input).await,
             "ListAssociatedAccessPolicies" => c.list_associated_access_policies(&input),
             "ListAccessPolicies" => c.list_access_policies(&input),
+            "CreateFargateProfile" => c.create_fargate_profile(input).await,
+            "DescribeFargateProfile" => c.describe_fargate_profile(&input),
+            "ListFargateProfiles" => c.list_fargate_profiles(&input),
+            "DeleteFargateProfile" => c.delete_fargate_profile(&input).await,
             other => Err(EksError::NotImplemented(format!(
                 "The EKS operation {other} is not implemented by keks yet."
             ))),
