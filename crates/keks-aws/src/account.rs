@@ -115,7 +115,8 @@ impl Account {
         Ok(account)
     }
 
-    /// The root user as a principal.
+    /// The root user as a principal (access keys, root's included, are looked up through
+    /// [`crate::iam::Iam::lookup`]).
     pub fn root_principal(&self) -> Principal {
         Principal {
             account: self.id.clone(),
@@ -123,13 +124,6 @@ impl Account {
             user_id: self.root.user_id.clone(),
             kind: PrincipalKind::Root,
         }
-    }
-
-    /// The secret and principal of the root access key (IAM users' keys and temporary
-    /// credentials are looked up through [`crate::iam::Iam::lookup`]).
-    pub fn lookup(&self, access_key_id: &str) -> Option<(&str, Principal)> {
-        (self.root.access_key_id == access_key_id)
-            .then(|| (self.root.secret_access_key.as_str(), self.root_principal()))
     }
 }
 

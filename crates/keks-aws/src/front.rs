@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use super::account::Account;
-use super::iam::{Iam, LookupError};
+use super::iam::Iam;
 use super::query::{self, QueryRequest};
 use super::sigv4::{self, SigV4Error};
 use super::{ec2, iam, sts};
@@ -77,26 +77,10 @@ impl AwsFront {
             Err(e) => return self.auth_error(None, &e, &request_id),
         };
         let service = sig.scope.service.clone();
-        let credential = match self.iam.lookup(&sig.scope.access_key, now) {
-            Ok(c) => c,
-            Err(e) => {
-                let e = match e {
-                    LookupError::Unknown => SigV4Error::UnknownAccessKey,
-                    LookupError::Expired => SigV4Error::ExpiredToken,
-                };
-                return self.auth_error(Some(&service), &e, &request_id);
-            }
+        let principal = match self.iam.authenticate(&signed, &sig, now) {
+            Ok(p) => p,
+            Err(e) => return self.auth_error(Some(&service), &e, &request_id),
         };
-        // Temporary credentials are valid only with their session token.
-        if credential.session_token.is_some()
-            && sigv4::session_token(&signed, &sig) != credential.session_token
-        {
-            return self.auth_error(Some(&service), &SigV4Error::UnknownAccessKey, &request_id);
-        }
-        if let Err(e) = sigv4::verify(&signed, &sig, &credential.secret_access_key, now) {
-            return self.auth_error(Some(&service), &e, &request_id);
-        }
-        let principal = credential.principal;
         match service.as_str() {
             "sts" => {
                 let params = QueryRequest::parse(req.query, req.body);
@@ -108,7 +92,7 @@ impl AwsFront {
             }
             "ec2" => {
                 let params = QueryRequest::parse(req.query, req.body);
-                ec2::handle(&self.network, &params, &request_id)
+                ec2::handle(&self.network, &sig.scope.region, &params, &request_id)
             }
             "eks" if self.eks.is_some() => {
                 let caller = keks_eks::Caller {

@@ -96,7 +96,7 @@ async fn assume_role(
             "Member must have length less than or equal to 64",
         ));
     }
-    if !session_name.chars().all(crate::iam::api::is_name_char) {
+    if !session_name.chars().all(crate::iam::is_name_char) {
         return Err(QueryError::constraint(
             Some(session_name),
             "roleSessionName",

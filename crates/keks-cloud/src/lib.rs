@@ -5,5 +5,6 @@
 pub mod network;
 
 pub use network::{
-    AvailabilityZone, Network, NetworkError, SecurityGroup, Subnet, Tag, Vpc, DEFAULT_VPC_CIDR,
+    AvailabilityZone, InternetGateway, Network, NetworkError, Route, RouteTable,
+    RouteTableAssociation, SecurityGroup, Subnet, Tag, Vpc, DEFAULT_VPC_CIDR,
 };

@@ -1,14 +1,16 @@
 //! EC2 (the `ec2` protocol, version 2016-11-15): form-encoded `Action=…` requests, XML
 //! responses with `<requestId>` and `<xxxSet><item>` lists, errors as
 //! `<Response><Errors><Error>`. Serves the network of [`keks_cloud::Network`]:
-//! DescribeVpcs, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups, with
-//! id lists, filters and pagination. Other actions answer 501 `NotImplemented`.
+//! DescribeVpcs, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups,
+//! DescribeRouteTables, DescribeInternetGateways, with id lists, filters and pagination. Other actions answer 501 `NotImplemented`.
 
 pub mod filters;
 mod xml;
 
 use keks_cloud::network::is_well_formed_id;
-use keks_cloud::{AvailabilityZone, Network, SecurityGroup, Subnet, Tag, Vpc};
+use keks_cloud::{
+    AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+};
 
 use crate::front::Response;
 use crate::query::{xml_escape, QueryRequest};
@@ -77,7 +79,18 @@ pub fn auth_error(e: &SigV4Error, request_id: &str) -> Response {
         .to_response(request_id)
 }
 
-pub fn handle(network: &Network, req: &QueryRequest, request_id: &str) -> Response {
+/// Answers an EC2 request signed for `region` (keks' network is in one region only).
+pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &str) -> Response {
+    if region != network.region() {
+        return Ec2Error::new(
+            "UnsupportedOperation",
+            format!(
+                "keks serves EC2 in region {} only; this request is for {region}.",
+                network.region()
+            ),
+        )
+        .to_response(request_id);
+    }
     let Some(action) = req.action() else {
         return Ec2Error::new(
             "MissingAction",
@@ -90,6 +103,8 @@ pub fn handle(network: &Network, req: &QueryRequest, request_id: &str) -> Respon
         "DescribeSubnets" => describe_subnets(network, req),
         "DescribeAvailabilityZones" => describe_zones(network, req),
         "DescribeSecurityGroups" => describe_security_groups(network, req),
+        "DescribeRouteTables" => describe_route_tables(network, req),
+        "DescribeInternetGateways" => describe_internet_gateways(network, req),
         other => Err(Ec2Error::new(
             "NotImplemented",
             format!("EC2 action {other} is not implemented by keks yet"),
@@ -157,7 +172,7 @@ fn select<T: Filterable + Clone>(
     missing: impl Fn(&[&str]) -> Ec2Error,
     sample: Option<&T>,
     id_param: &str,
-    pages: bool,
+    max_results_limit: Option<usize>,
 ) -> Result<(Vec<T>, Option<String>), Ec2Error> {
     let filters: Vec<Filter> = filters::parse(req);
     if let Some(sample) = sample {
@@ -176,9 +191,9 @@ fn select<T: Filterable + Clone>(
         .filter(|item| wanted.is_empty() || wanted.contains(&id_of(item)))
         .filter(|item| filters::matches(item, &filters))
         .collect();
-    if !pages {
+    let Some(limit) = max_results_limit else {
         return Ok((selected, None));
-    }
+    };
     let max = match req.get("MaxResults") {
         None => None,
         Some(_) if !wanted.is_empty() => {
@@ -188,11 +203,11 @@ fn select<T: Filterable + Clone>(
             ))
         }
         Some(text) => match text.parse::<usize>() {
-            Ok(n) if (5..=1000).contains(&n) => Some(n),
+            Ok(n) if (5..=limit).contains(&n) => Some(n),
             _ => {
                 return Err(Ec2Error::new(
                     "InvalidParameterValue",
-                    format!("Value ( {text} ) for parameter maxResults is invalid. Parameter must be between 5 and 1000."),
+                    format!("Value ( {text} ) for parameter maxResults is invalid. Parameter must be between 5 and {limit}."),
                 ))
             }
         },
@@ -232,7 +247,7 @@ fn describe_vpcs(network: &Network, req: &QueryRequest) -> Result<String, Ec2Err
         |m| not_found("InvalidVpcID.NotFound", "vpc", m),
         sample.as_ref(),
         "vpcIds",
-        true,
+        Some(1000),
     )?;
     let items: String = vpcs.iter().map(xml::vpc).collect();
     Ok(format!("<vpcSet>{items}</vpcSet>{}", next_token_xml(next)))
@@ -250,7 +265,7 @@ fn describe_subnets(network: &Network, req: &QueryRequest) -> Result<String, Ec2
         |m| not_found("InvalidSubnetID.NotFound", "subnet", m),
         sample.as_ref(),
         "subnetIds",
-        true,
+        Some(1000),
     )?;
     let items: String = subnets
         .iter()
@@ -297,7 +312,7 @@ fn describe_zones(network: &Network, req: &QueryRequest) -> Result<String, Ec2Er
         |m| not_found("InvalidParameterValue", "zone", m),
         wrapped.first(),
         "zoneNames",
-        false,
+        None,
     )?;
     let items: String = zones.iter().map(|z| xml::zone(&z.0)).collect();
     Ok(format!(
@@ -347,7 +362,7 @@ fn describe_security_groups(network: &Network, req: &QueryRequest) -> Result<Str
         },
         sample.as_ref(),
         "groupIds",
-        true,
+        Some(1000),
     )?;
     let items: String = groups
         .iter()
@@ -355,6 +370,53 @@ fn describe_security_groups(network: &Network, req: &QueryRequest) -> Result<Str
         .collect();
     Ok(format!(
         "<securityGroupInfo>{items}</securityGroupInfo>{}",
+        next_token_xml(next)
+    ))
+}
+
+fn describe_route_tables(network: &Network, req: &QueryRequest) -> Result<String, Ec2Error> {
+    let wanted = ids(req, "RouteTableId", "rtb", "InvalidRouteTableId.Malformed")?;
+    let all = network.route_tables();
+    let sample = all.first().cloned();
+    let (tables, next) = select(
+        req,
+        all,
+        |t| t.id.as_str(),
+        &wanted,
+        |m| not_found("InvalidRouteTableID.NotFound", "routeTable", m),
+        sample.as_ref(),
+        "routeTableIds",
+        Some(100),
+    )?;
+    let items: String = tables.iter().map(xml::route_table).collect();
+    Ok(format!(
+        "<routeTableSet>{items}</routeTableSet>{}",
+        next_token_xml(next)
+    ))
+}
+
+fn describe_internet_gateways(network: &Network, req: &QueryRequest) -> Result<String, Ec2Error> {
+    let wanted = ids(
+        req,
+        "InternetGatewayId",
+        "igw",
+        "InvalidInternetGatewayId.Malformed",
+    )?;
+    let all = network.internet_gateways();
+    let sample = all.first().cloned();
+    let (gateways, next) = select(
+        req,
+        all,
+        |g| g.id.as_str(),
+        &wanted,
+        |m| not_found("InvalidInternetGatewayID.NotFound", "internetGateway", m),
+        sample.as_ref(),
+        "internetGatewayIds",
+        Some(1000),
+    )?;
+    let items: String = gateways.iter().map(xml::internet_gateway).collect();
+    Ok(format!(
+        "<internetGatewaySet>{items}</internetGatewaySet>{}",
         next_token_xml(next)
     ))
 }
@@ -416,6 +478,59 @@ impl Filterable for SecurityGroup {
             "group-name" => vec![self.name.clone()],
             "vpc-id" => vec![self.vpc_id.clone()],
             "description" => vec![self.description.clone()],
+            "owner-id" => vec![self.owner_id.clone()],
+            _ => return None,
+        })
+    }
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+impl Filterable for RouteTable {
+    fn values(&self, filter: &str) -> Option<Vec<String>> {
+        Some(match filter {
+            "route-table-id" => vec![self.id.clone()],
+            "vpc-id" => vec![self.vpc_id.clone()],
+            "owner-id" => vec![self.owner_id.clone()],
+            "association.main" => self
+                .associations
+                .iter()
+                .map(|a| bool_text(a.main))
+                .collect(),
+            "association.subnet-id" => self
+                .associations
+                .iter()
+                .filter_map(|a| a.subnet_id.clone())
+                .collect(),
+            "association.route-table-association-id" => {
+                self.associations.iter().map(|a| a.id.clone()).collect()
+            }
+            "association.route-table-id" => vec![self.id.clone()],
+            "route.gateway-id" => self.routes.iter().map(|r| r.gateway_id.clone()).collect(),
+            "route.destination-cidr-block" => self
+                .routes
+                .iter()
+                .map(|r| r.destination_cidr_block.clone())
+                .collect(),
+            "route.state" => vec!["active".into()],
+            "route.origin" => self.routes.iter().map(|r| r.origin.to_string()).collect(),
+            _ => return None,
+        })
+    }
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+impl Filterable for InternetGateway {
+    fn values(&self, filter: &str) -> Option<Vec<String>> {
+        Some(match filter {
+            "internet-gateway-id" => vec![self.id.clone()],
+            "attachment.vpc-id" => vec![self.vpc_id.clone()],
+            "attachment.state" => vec!["available".into()],
             "owner-id" => vec![self.owner_id.clone()],
             _ => return None,
         })

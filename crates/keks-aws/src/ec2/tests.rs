@@ -12,7 +12,12 @@ async fn network() -> Network {
 }
 
 fn call(network: &Network, body: &str) -> (u16, String) {
-    let response = handle(network, &QueryRequest::parse("", body.as_bytes()), "req-1");
+    let response = handle(
+        network,
+        "us-east-1",
+        &QueryRequest::parse("", body.as_bytes()),
+        "req-1",
+    );
     (response.status, String::from_utf8(response.body).unwrap())
 }
 
@@ -137,4 +142,75 @@ async fn vpcs_zones_groups_and_unknown_actions() {
     assert_eq!(status, 501);
     assert!(body.contains("<Code>NotImplemented</Code>"));
     assert!(body.contains("<RequestID>req-1</RequestID>"));
+}
+
+#[tokio::test]
+async fn route_tables_show_which_subnets_are_public() {
+    let net = network().await;
+    let public = net.subnets().into_iter().find(|s| !s.is_private()).unwrap();
+    let private = net.subnets().into_iter().find(|s| s.is_private()).unwrap();
+    let (status, body) = call(
+        &net,
+        &format!(
+            "Action=DescribeRouteTables&Filter.1.Name=association.subnet-id&Filter.1.Value.1={}",
+            public.id
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body.matches("<vpcId>").count(),
+        1,
+        "one table (with all its associations): {body}"
+    );
+    assert!(body.contains(&format!(
+        "<gatewayId>{}</gatewayId>",
+        public.internet_gateway_id.unwrap()
+    )));
+    let (_, body) = call(
+        &net,
+        &format!(
+            "Action=DescribeRouteTables&Filter.1.Name=association.subnet-id&Filter.1.Value.1={}",
+            private.id
+        ),
+    );
+    assert!(
+        !body.contains("<item>"),
+        "a private subnet has no explicit association: {body}"
+    );
+    let (_, body) = call(
+        &net,
+        "Action=DescribeRouteTables&Filter.1.Name=association.main&Filter.1.Value.1=true",
+    );
+    assert!(
+        body.contains("<main>true</main>") && !body.contains("igw-"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &net,
+        "Action=DescribeRouteTables&RouteTableId.1=rtb-0123456789abcdef0",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>InvalidRouteTableID.NotFound</Code><Message>The routeTable ID 'rtb-0123456789abcdef0' does not exist</Message>"), "{body}");
+
+    let (status, body) = call(&net, "Action=DescribeInternetGateways");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("<vpcId>{}</vpcId>", net.default_vpc().id)),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn other_regions_are_refused() {
+    let net = network().await;
+    let response = handle(
+        &net,
+        "us-west-2",
+        &QueryRequest::parse("", b"Action=DescribeSubnets"),
+        "req-1",
+    );
+    assert_eq!(response.status, 400);
+    let body = String::from_utf8(response.body).unwrap();
+    assert!(body.contains("<Code>UnsupportedOperation</Code>"), "{body}");
+    assert!(body.contains("region us-east-1 only"), "{body}");
 }

@@ -1,6 +1,6 @@
 //! EC2's XML for the network's resources (element names are the model's `locationName`s).
 
-use keks_cloud::{AvailabilityZone, SecurityGroup, Subnet, Tag, Vpc};
+use keks_cloud::{AvailabilityZone, InternetGateway, RouteTable, SecurityGroup, Subnet, Tag, Vpc};
 
 use crate::query::xml_escape;
 
@@ -80,5 +80,50 @@ pub fn security_group(g: &SecurityGroup, region: &str) -> String {
         description = xml_escape(&g.description),
         vpc = g.vpc_id,
         tags = tag_set(&g.tags),
+    )
+}
+
+pub fn route_table(t: &RouteTable) -> String {
+    let routes: String = t
+        .routes
+        .iter()
+        .map(|r| {
+            format!(
+                "<item><destinationCidrBlock>{}</destinationCidrBlock><gatewayId>{}</gatewayId><state>active</state><origin>{}</origin></item>",
+                r.destination_cidr_block, r.gateway_id, r.origin
+            )
+        })
+        .collect();
+    let associations: String = t
+        .associations
+        .iter()
+        .map(|a| {
+            let subnet = a
+                .subnet_id
+                .as_deref()
+                .map(|s| format!("<subnetId>{s}</subnetId>"))
+                .unwrap_or_default();
+            format!(
+                "<item><routeTableAssociationId>{}</routeTableAssociationId><routeTableId>{}</routeTableId>{subnet}<main>{}</main><associationState><state>associated</state></associationState></item>",
+                a.id, a.route_table_id, a.main
+            )
+        })
+        .collect();
+    format!(
+        "<item><routeTableId>{}</routeTableId><vpcId>{}</vpcId><ownerId>{}</ownerId><routeSet>{routes}</routeSet><associationSet>{associations}</associationSet><propagatingVgwSet/>{}</item>",
+        t.id,
+        t.vpc_id,
+        t.owner_id,
+        tag_set(&t.tags)
+    )
+}
+
+pub fn internet_gateway(g: &InternetGateway) -> String {
+    format!(
+        "<item><internetGatewayId>{}</internetGatewayId><ownerId>{}</ownerId><attachmentSet><item><vpcId>{}</vpcId><state>available</state></item></attachmentSet>{}</item>",
+        g.id,
+        g.owner_id,
+        g.vpc_id,
+        tag_set(&g.tags)
     )
 }

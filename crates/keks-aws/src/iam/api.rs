@@ -1,17 +1,21 @@
 //! The IAM API (awsQuery, version 2010-05-08; IAM is global, signed for us-east-1): users,
-//! access keys and roles over [`Iam`]. Other actions answer 501 `NotImplemented`.
+//! access keys, roles with their managed and inline policies and tags, over [`Iam`]. Other
+//! actions answer 501 `NotImplemented`. Parameters are checked in `params.rs`, XML is
+//! written in `xml.rs`.
 
 use std::time::SystemTime;
 
-use super::{iso8601, unix, AccessKeyRecord, Iam, IamError, NewRole, Role, Tag, User};
+use super::params::{
+    check_policy, description, key_owner, max_session_duration, name, no_such_role_policy,
+    paginate, path, path_prefix, policy_name, required, tags, truncation_xml,
+};
+use super::xml::{access_key_metadata_xml, role_xml, user_xml};
+use super::{iso8601, unix, Iam, IamError, NewRole, Role, User};
 use crate::account::{Principal, PrincipalKind};
 use crate::front::Response;
 use crate::query::{self, percent_encode, xml_escape, QueryError, QueryRequest};
 
 pub const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-
-const NAME_PATTERN: &str = r"[\w+=,.@-]+";
-const PATH_PATTERN: &str = r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)";
 
 pub async fn handle(
     iam: &Iam,
@@ -125,6 +129,14 @@ async fn run(
             )
         }
         "ListAccessKeys" => {
+            if req.get("UserName").is_none() && principal.kind == PrincipalKind::Root {
+                // The root user's own key.
+                let root = &iam.account().root;
+                return Ok(Some(format!(
+                    "<AccessKeyMetadata><member><AccessKeyId>{}</AccessKeyId><Status>Active</Status></member></AccessKeyMetadata><IsTruncated>false</IsTruncated>",
+                    root.access_key_id
+                )));
+            }
             let user = key_owner(iam, principal, req)?;
             if iam.user(&user).is_none() {
                 return Err(super::no_such_user(&user).into());
@@ -155,41 +167,8 @@ async fn run(
             let path = path(req)?;
             let document = required(req, "AssumeRolePolicyDocument", "assumeRolePolicyDocument")?;
             check_policy(document)?;
-            let description = req.get("Description");
-            if let Some(d) = description {
-                if d.chars().count() > 1000 {
-                    return Err(QueryError::constraint(
-                        Some(d),
-                        "description",
-                        "Member must have length less than or equal to 1000",
-                    ));
-                }
-            }
-            let max_session_duration = match req.get("MaxSessionDuration") {
-                None => 3600,
-                Some(text) => match text.parse::<u32>() {
-                    Ok(n) if n < 3600 => {
-                        return Err(QueryError::constraint(
-                            Some(text),
-                            "maxSessionDuration",
-                            "Member must have value greater than or equal to 3600",
-                        ))
-                    }
-                    Ok(n) if n > 43200 => {
-                        return Err(QueryError::constraint(
-                            Some(text),
-                            "maxSessionDuration",
-                            "Member must have value less than or equal to 43200",
-                        ))
-                    }
-                    Ok(n) => n,
-                    Err(_) => {
-                        return Err(QueryError::validation(format!(
-                            "Value '{text}' for parameter MaxSessionDuration is invalid. It must be an integer"
-                        )))
-                    }
-                },
-            };
+            let description = description(req)?;
+            let max_session_duration = max_session_duration(req)?.unwrap_or(3600);
             let role = iam
                 .create_role(
                     NewRole {
@@ -224,6 +203,180 @@ async fn run(
                 .collect();
             format!("<Roles>{items}</Roles>{}", truncation_xml(marker))
         }
+        "AttachRolePolicy" | "DetachRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let arn = required(req, "PolicyArn", "policyArn")?;
+            if !(20..=2048).contains(&arn.len()) || !arn.starts_with("arn:") {
+                return Err(QueryError::new(
+                    400,
+                    "InvalidInput",
+                    format!("ARN {arn} is not valid."),
+                ));
+            }
+            if action == "AttachRolePolicy" {
+                iam.attach_role_policy(name, arn).await?;
+            } else {
+                iam.detach_role_policy(name, arn).await?;
+            }
+            return Ok(None);
+        }
+        "ListAttachedRolePolicies" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let policies: Vec<String> = role.attached_policies.clone();
+            let (page, marker) = paginate(req, &policies, |arn| arn.clone())?;
+            let items: String = page
+                .iter()
+                .map(|arn| {
+                    format!(
+                        "<member><PolicyName>{}</PolicyName><PolicyArn>{}</PolicyArn></member>",
+                        xml_escape(arn.rsplit('/').next().unwrap_or(arn)),
+                        xml_escape(arn)
+                    )
+                })
+                .collect();
+            format!(
+                "<AttachedPolicies>{items}</AttachedPolicies>{}",
+                truncation_xml(marker)
+            )
+        }
+        "UpdateRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let description = description(req)?.map(str::to_string);
+            let max = max_session_duration(req)?;
+            iam.update_role(name, |role| {
+                if description.is_some() {
+                    role.description = description;
+                }
+                if let Some(max) = max {
+                    role.max_session_duration = max;
+                }
+                Ok(())
+            })
+            .await?;
+            "".to_string()
+        }
+        "UpdateAssumeRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let document = required(req, "PolicyDocument", "policyDocument")?;
+            check_policy(document)?;
+            iam.update_role(name, |role| {
+                role.assume_role_policy_document = document.to_string();
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "PutRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            let document = required(req, "PolicyDocument", "policyDocument")?;
+            check_policy(document)?;
+            iam.update_role(name, |role| {
+                role.inline_policies
+                    .insert(policy_name.to_string(), document.to_string());
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "GetRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let document = role
+                .inline_policies
+                .get(policy_name)
+                .ok_or_else(|| no_such_role_policy(policy_name))?;
+            format!(
+                "<RoleName>{}</RoleName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument>",
+                xml_escape(&role.name),
+                xml_escape(policy_name),
+                percent_encode(document)
+            )
+        }
+        "DeleteRolePolicy" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let policy_name = policy_name(req)?;
+            iam.update_role(name, |role| {
+                role.inline_policies
+                    .remove(policy_name)
+                    .map(drop)
+                    .ok_or_else(|| no_such_role_policy(policy_name))
+            })
+            .await?;
+            return Ok(None);
+        }
+        "ListRolePolicies" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let names: Vec<String> = role.inline_policies.keys().cloned().collect();
+            let (page, marker) = paginate(req, &names, |n| n.clone())?;
+            let items: String = page
+                .iter()
+                .map(|n| format!("<member>{}</member>", xml_escape(n)))
+                .collect();
+            format!(
+                "<PolicyNames>{items}</PolicyNames>{}",
+                truncation_xml(marker)
+            )
+        }
+        "ListInstanceProfilesForRole" => {
+            // keks has no instance profiles yet: every role is in none.
+            let name = name(req, "RoleName", "roleName")?;
+            iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            "<InstanceProfiles/><IsTruncated>false</IsTruncated>".to_string()
+        }
+        "TagRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let new_tags = tags(req)?;
+            iam.update_role(name, |role| {
+                for tag in new_tags {
+                    match role.tags.iter_mut().find(|t| t.key == tag.key) {
+                        Some(existing) => existing.value = tag.value,
+                        None => role.tags.push(tag),
+                    }
+                }
+                if role.tags.len() > 50 {
+                    return Err(IamError::LimitExceeded(
+                        "The number of tags has reached the maximum limit.".into(),
+                    ));
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "UntagRole" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let keys: Vec<String> = req
+                .list("TagKeys.member")
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            iam.update_role(name, |role| {
+                role.tags.retain(|t| !keys.contains(&t.key));
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        "ListRoleTags" => {
+            let name = name(req, "RoleName", "roleName")?;
+            let role = iam.role(name).ok_or_else(|| super::no_such_role(name))?;
+            let (page, marker) = paginate(req, &role.tags, |t| t.key.clone())?;
+            let items: String = page
+                .iter()
+                .map(|t| {
+                    format!(
+                        "<member><Key>{}</Key><Value>{}</Value></member>",
+                        xml_escape(&t.key),
+                        xml_escape(&t.value)
+                    )
+                })
+                .collect();
+            format!("<Tags>{items}</Tags>{}", truncation_xml(marker))
+        }
         "DeleteRole" => {
             let name = name(req, "RoleName", "roleName")?;
             iam.delete_role(name).await?;
@@ -238,265 +391,4 @@ async fn run(
         }
     };
     Ok(Some(result))
-}
-
-fn required<'a>(req: &'a QueryRequest, param: &str, member: &str) -> Result<&'a str, QueryError> {
-    req.get(param)
-        .ok_or_else(|| QueryError::constraint(None, member, "Member must not be null"))
-}
-
-/// A user or role name: 1–64 characters of `[\w+=,.@-]`.
-fn name<'a>(req: &'a QueryRequest, param: &str, member: &str) -> Result<&'a str, QueryError> {
-    let value = required(req, param, member)?;
-    check_name(value, member)?;
-    Ok(value)
-}
-
-pub(crate) fn check_name(value: &str, member: &str) -> Result<(), QueryError> {
-    if value.is_empty() {
-        return Err(QueryError::constraint(
-            Some(value),
-            member,
-            "Member must have length greater than or equal to 1",
-        ));
-    }
-    if value.chars().count() > 64 {
-        return Err(QueryError::constraint(
-            Some(value),
-            member,
-            "Member must have length less than or equal to 64",
-        ));
-    }
-    if !value.chars().all(is_name_char) {
-        return Err(QueryError::constraint(
-            Some(value),
-            member,
-            &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `[\w+=,.@-]`.
-pub(crate) fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || "_+=,.@-".contains(c)
-}
-
-fn path(req: &QueryRequest) -> Result<String, QueryError> {
-    let Some(path) = req.get("Path") else {
-        return Ok("/".to_string());
-    };
-    let well_formed = path == "/"
-        || (path.len() >= 3
-            && path.starts_with('/')
-            && path.ends_with('/')
-            && path[1..path.len() - 1]
-                .chars()
-                .all(|c| ('\u{21}'..='\u{7e}').contains(&c)));
-    if path.len() > 512 {
-        return Err(QueryError::constraint(
-            Some(path),
-            "path",
-            "Member must have length less than or equal to 512",
-        ));
-    }
-    if !well_formed {
-        return Err(QueryError::constraint(
-            Some(path),
-            "path",
-            &format!("Member must satisfy regular expression pattern: {PATH_PATTERN}"),
-        ));
-    }
-    Ok(path.to_string())
-}
-
-fn path_prefix(req: &QueryRequest) -> Result<String, QueryError> {
-    match req.get("PathPrefix") {
-        None => Ok("/".to_string()),
-        Some(p) if p.starts_with('/') && p.len() <= 512 => Ok(p.to_string()),
-        Some(p) => Err(QueryError::constraint(
-            Some(p),
-            "pathPrefix",
-            r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
-        )),
-    }
-}
-
-fn tags(req: &QueryRequest) -> Result<Vec<Tag>, QueryError> {
-    let tags = req.tags("Tags.member");
-    if tags.len() > 50 {
-        return Err(QueryError::validation(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
-        ));
-    }
-    for (key, value) in &tags {
-        if key.is_empty() || key.chars().count() > 128 {
-            return Err(QueryError::constraint(
-                Some(key),
-                "tags.member.key",
-                "Member must have length less than or equal to 128",
-            ));
-        }
-        if value.chars().count() > 256 {
-            return Err(QueryError::constraint(
-                Some(value),
-                "tags.member.value",
-                "Member must have length less than or equal to 256",
-            ));
-        }
-    }
-    Ok(tags
-        .into_iter()
-        .map(|(key, value)| Tag { key, value })
-        .collect())
-}
-
-/// A trust policy must be a JSON object.
-fn check_policy(document: &str) -> Result<(), QueryError> {
-    if document.is_empty() {
-        return Err(QueryError::constraint(
-            Some(document),
-            "assumeRolePolicyDocument",
-            "Member must have length greater than or equal to 1",
-        ));
-    }
-    match serde_json::from_str::<serde_json::Value>(document) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err(QueryError::new(
-            400,
-            "MalformedPolicyDocument",
-            "Syntax errors in policy.",
-        )),
-        Err(_) => Err(QueryError::new(
-            400,
-            "MalformedPolicyDocument",
-            "This policy contains invalid Json",
-        )),
-    }
-}
-
-/// Whose access keys a request means: `UserName`, else the calling user.
-fn key_owner(iam: &Iam, principal: &Principal, req: &QueryRequest) -> Result<String, QueryError> {
-    if req.get("UserName").is_some() {
-        let name = name(req, "UserName", "userName")?;
-        return Ok(iam.user(name).map_or_else(|| name.to_string(), |u| u.name));
-    }
-    match &principal.kind {
-        PrincipalKind::User { name } => Ok(name.clone()),
-        PrincipalKind::Root => Err(QueryError::validation(
-            "keks manages access keys of IAM users only; name the user with UserName",
-        )),
-        PrincipalKind::AssumedRole { .. } => Err(QueryError::validation(
-            "Must specify userName when calling with non-User credentials",
-        )),
-    }
-}
-
-/// One page of `items` (sorted by `key`): from the `Marker` (the key of the page's first
-/// item) up to `MaxItems` (default 100). Returns the page and the next page's marker.
-fn paginate<'a, T>(
-    req: &QueryRequest,
-    items: &'a [T],
-    key: impl Fn(&T) -> String,
-) -> Result<(&'a [T], Option<String>), QueryError> {
-    let max_items = match req.get("MaxItems") {
-        None => 100,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n < 1 => {
-                return Err(QueryError::constraint(
-                    Some(text),
-                    "maxItems",
-                    "Member must have value greater than or equal to 1",
-                ))
-            }
-            Ok(n) if n > 1000 => {
-                return Err(QueryError::constraint(
-                    Some(text),
-                    "maxItems",
-                    "Member must have value less than or equal to 1000",
-                ))
-            }
-            Ok(n) => n as usize,
-            Err(_) => {
-                return Err(QueryError::validation(format!(
-                    "Value '{text}' for parameter MaxItems is invalid. It must be an integer"
-                )))
-            }
-        },
-    };
-    let start = match req.get("Marker") {
-        None => 0,
-        Some(marker) => items.partition_point(|item| key(item).as_str() < marker),
-    };
-    let end = (start + max_items).min(items.len());
-    let next = (end < items.len()).then(|| key(&items[end]));
-    Ok((&items[start..end], next))
-}
-
-fn truncation_xml(marker: Option<String>) -> String {
-    match marker {
-        Some(m) => format!(
-            "<IsTruncated>true</IsTruncated><Marker>{}</Marker>",
-            xml_escape(&m)
-        ),
-        None => "<IsTruncated>false</IsTruncated>".to_string(),
-    }
-}
-
-fn tags_xml(tags: &[Tag]) -> String {
-    if tags.is_empty() {
-        return String::new();
-    }
-    let items: String = tags
-        .iter()
-        .map(|t| {
-            format!(
-                "<member><Key>{}</Key><Value>{}</Value></member>",
-                xml_escape(&t.key),
-                xml_escape(&t.value)
-            )
-        })
-        .collect();
-    format!("<Tags>{items}</Tags>")
-}
-
-fn user_xml(user: &User, with_tags: bool) -> String {
-    format!(
-        "<Path>{}</Path><UserName>{}</UserName><UserId>{}</UserId><Arn>{}</Arn><CreateDate>{}</CreateDate>{}",
-        xml_escape(&user.path),
-        xml_escape(&user.name),
-        user.user_id,
-        xml_escape(&user.arn),
-        iso8601(user.create_date),
-        if with_tags { tags_xml(&user.tags) } else { String::new() }
-    )
-}
-
-fn role_xml(role: &Role, with_tags: bool) -> String {
-    let description = role
-        .description
-        .as_deref()
-        .map(|d| format!("<Description>{}</Description>", xml_escape(d)))
-        .unwrap_or_default();
-    format!(
-        "<Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{description}<MaxSessionDuration>{}</MaxSessionDuration>{}",
-        xml_escape(&role.path),
-        xml_escape(&role.name),
-        role.role_id,
-        xml_escape(&role.arn),
-        iso8601(role.create_date),
-        percent_encode(&role.assume_role_policy_document),
-        role.max_session_duration,
-        if with_tags { tags_xml(&role.tags) } else { String::new() }
-    )
-}
-
-fn access_key_metadata_xml(key: &AccessKeyRecord) -> String {
-    format!(
-        "<member><UserName>{}</UserName><AccessKeyId>{}</AccessKeyId><Status>{}</Status><CreateDate>{}</CreateDate></member>",
-        xml_escape(&key.user_name),
-        key.access_key_id,
-        key.status,
-        iso8601(key.create_date)
-    )
 }

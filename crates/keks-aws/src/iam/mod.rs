@@ -7,6 +7,8 @@
 
 pub mod api;
 mod model;
+mod params;
+mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,7 +19,9 @@ use keks_store::{Compare, KeyRange, RangeRequest, Store, StoreError, Txn, TxnOp}
 use parking_lot::RwLock;
 
 use crate::account::{Account, Principal, PrincipalKind};
+use crate::sigv4::{self, SigV4Error};
 pub use model::{AccessKeyRecord, Role, Session, Tag, User};
+pub(crate) use params::is_name_char;
 
 const USERS: &str = "/keks/aws/iam/users/";
 const ROLES: &str = "/keks/aws/iam/roles/";
@@ -183,6 +187,29 @@ impl Iam {
             });
         }
         Err(LookupError::Unknown)
+    }
+
+    /// Authenticates a signed request at `now`: looks its access key up, checks the session
+    /// token (required, and matching, for temporary credentials; refused with long-term
+    /// ones) and verifies the signature. What the AWS front does for every request, and what
+    /// a token authenticator does for a presigned STS URL.
+    pub fn authenticate(
+        &self,
+        req: &sigv4::Request<'_>,
+        sig: &sigv4::Signature,
+        now: SystemTime,
+    ) -> Result<Principal, SigV4Error> {
+        let credential = self
+            .lookup(&sig.scope.access_key, now)
+            .map_err(|e| match e {
+                LookupError::Unknown => SigV4Error::UnknownAccessKey,
+                LookupError::Expired => SigV4Error::ExpiredToken,
+            })?;
+        if sigv4::session_token(req, sig) != credential.session_token {
+            return Err(SigV4Error::UnknownAccessKey);
+        }
+        sigv4::verify(req, sig, &credential.secret_access_key, now)?;
+        Ok(credential.principal)
     }
 
     pub fn user(&self, name: &str) -> Option<User> {
@@ -383,6 +410,8 @@ impl Iam {
             description: new.description,
             max_session_duration: new.max_session_duration,
             tags: new.tags,
+            attached_policies: Vec::new(),
+            inline_policies: Default::default(),
         };
         self.create(&key, &role).await.map_err(|e| match e {
             CreateError::Exists => already_exists("Role", &role.name),
@@ -400,14 +429,103 @@ impl Iam {
     /// as in AWS.
     pub async fn delete_role(&self, name: &str) -> Result<(), IamError> {
         let _writing = self.inner.writes.lock().await;
-        if self.role(name).is_none() {
+        let Some(role) = self.role(name) else {
             return Err(no_such_role(name));
+        };
+        if !role.attached_policies.is_empty() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".into(),
+            ));
+        }
+        if !role.inline_policies.is_empty() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
         }
         self.inner
             .store
             .delete(Bytes::from(format!("{ROLES}{}", name.to_lowercase())))
             .await?;
         self.inner.state.write().roles.remove(&name.to_lowercase());
+        Ok(())
+    }
+
+    /// Changes a role: `change` edits a copy (it must not rename it), which is written
+    /// through the store, then cached. Nothing is written when `change` fails or changes
+    /// nothing.
+    pub async fn update_role(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Role) -> Result<(), IamError>,
+    ) -> Result<Role, IamError> {
+        let _writing = self.inner.writes.lock().await;
+        let Some(mut role) = self.role(name) else {
+            return Err(no_such_role(name));
+        };
+        let before = role.clone();
+        change(&mut role)?;
+        debug_assert_eq!(role.name, before.name, "update_role must not rename");
+        if role != before {
+            self.put_role(role.clone()).await?;
+        }
+        Ok(role)
+    }
+
+    /// Attaches a managed policy to a role. AWS-managed policies
+    /// (`arn:aws:iam::aws:policy/…`) are accepted by ARN; keks has no customer-managed
+    /// policies yet, so any other ARN does not exist. Attaching twice is a no-op.
+    pub async fn attach_role_policy(
+        &self,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> Result<(), IamError> {
+        self.update_role(role_name, |role| {
+            if !policy_arn.starts_with("arn:aws:iam::aws:policy/") {
+                return Err(IamError::NoSuchEntity(format!(
+                    "Policy {policy_arn} does not exist or is not attachable."
+                )));
+            }
+            if !role.attached_policies.iter().any(|a| a == policy_arn) {
+                role.attached_policies.push(policy_arn.to_string());
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Detaches a managed policy from a role.
+    pub async fn detach_role_policy(
+        &self,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> Result<(), IamError> {
+        self.update_role(role_name, |role| {
+            let before = role.attached_policies.len();
+            role.attached_policies.retain(|a| a != policy_arn);
+            if role.attached_policies.len() == before {
+                return Err(IamError::NoSuchEntity(format!(
+                    "Policy {policy_arn} was not found."
+                )));
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Writes a changed role through the store, then the cache (the caller holds `writes`).
+    async fn put_role(&self, role: Role) -> Result<(), IamError> {
+        let key = format!("{ROLES}{}", role.name.to_lowercase());
+        self.inner
+            .store
+            .put(Bytes::from(key), Bytes::from(serde_json::to_vec(&role)?))
+            .await?;
+        self.inner
+            .state
+            .write()
+            .roles
+            .insert(role.name.to_lowercase(), role);
         Ok(())
     }
 

@@ -1,5 +1,7 @@
 //! IAM's stored records (users, roles, access keys, role sessions) and their identifiers.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::account::{random, Principal, PrincipalKind, KEY_ID_CHARS};
@@ -41,6 +43,12 @@ pub struct Role {
     /// Seconds, 3600 to 43200.
     pub max_session_duration: u32,
     pub tags: Vec<Tag>,
+    /// ARNs of the managed policies attached to the role, in attachment order.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Inline policies: name → policy document (JSON text).
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

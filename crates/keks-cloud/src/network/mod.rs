@@ -18,8 +18,9 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 pub use model::{
-    default_subnet_cidr, is_well_formed_id, new_id, parse_cidr, region_abbreviation, zones_of,
-    AvailabilityZone, SecurityGroup, Subnet, Tag, Vpc, DEFAULT_VPC_CIDR, RESERVED_PER_SUBNET,
+    default_subnet_cidr, derived_id, is_well_formed_id, new_id, parse_cidr, region_abbreviation,
+    zones_of, AvailabilityZone, InternetGateway, Route, RouteTable, RouteTableAssociation,
+    SecurityGroup, Subnet, Tag, Vpc, DEFAULT_VPC_CIDR, RESERVED_PER_SUBNET,
 };
 
 /// The network as stored: created once, in one transaction, on first start.
@@ -214,6 +215,85 @@ impl Network {
             .iter()
             .find(|s| s.id == id)
             .map(|s| with_free_count(s, &ips))
+    }
+
+    /// The internet gateways (one per VPC).
+    pub fn internet_gateways(&self) -> Vec<InternetGateway> {
+        self.inner
+            .record
+            .vpcs
+            .iter()
+            .map(|v| InternetGateway {
+                id: v.internet_gateway_id.clone(),
+                vpc_id: v.id.clone(),
+                owner_id: v.owner_id.clone(),
+                tags: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The route tables: per VPC the main table (local route only; the private subnets use
+    /// it implicitly) and, if the VPC has public subnets, the public table (local plus
+    /// `0.0.0.0/0` to the internet gateway) associated with each public subnet. Their ids
+    /// are derived from the VPC's, so they are stable without being stored.
+    pub fn route_tables(&self) -> Vec<RouteTable> {
+        let mut tables = Vec::new();
+        for vpc in &self.inner.record.vpcs {
+            let local = Route {
+                destination_cidr_block: vpc.cidr_block.clone(),
+                gateway_id: "local".into(),
+                origin: "CreateRouteTable",
+            };
+            let main_id = derived_id("rtb", &[&vpc.id, "main"]);
+            tables.push(RouteTable {
+                id: main_id.clone(),
+                vpc_id: vpc.id.clone(),
+                owner_id: vpc.owner_id.clone(),
+                routes: vec![local.clone()],
+                associations: vec![RouteTableAssociation {
+                    id: derived_id("rtbassoc", &[&main_id, "main"]),
+                    route_table_id: main_id.clone(),
+                    subnet_id: None,
+                    main: true,
+                }],
+                tags: vec![Tag::new("Name", "default-private")],
+            });
+            let public: Vec<&Subnet> = self
+                .inner
+                .record
+                .subnets
+                .iter()
+                .filter(|s| s.vpc_id == vpc.id && s.internet_gateway_id.is_some())
+                .collect();
+            if public.is_empty() {
+                continue;
+            }
+            let public_id = derived_id("rtb", &[&vpc.id, "public"]);
+            tables.push(RouteTable {
+                id: public_id.clone(),
+                vpc_id: vpc.id.clone(),
+                owner_id: vpc.owner_id.clone(),
+                routes: vec![
+                    local,
+                    Route {
+                        destination_cidr_block: "0.0.0.0/0".into(),
+                        gateway_id: vpc.internet_gateway_id.clone(),
+                        origin: "CreateRoute",
+                    },
+                ],
+                associations: public
+                    .iter()
+                    .map(|s| RouteTableAssociation {
+                        id: derived_id("rtbassoc", &[&public_id, &s.id]),
+                        route_table_id: public_id.clone(),
+                        subnet_id: Some(s.id.clone()),
+                        main: false,
+                    })
+                    .collect(),
+                tags: vec![Tag::new("Name", "default-public")],
+            });
+        }
+        tables
     }
 
     /// Every security group, in id order.
@@ -485,6 +565,29 @@ mod tests {
         }
         assert!(a.default_security_group(&vpc.id).is_some());
         assert_eq!(b.security_groups().len(), 1);
+
+        // Public subnets route to the internet gateway; private ones use the main table.
+        let tables = a.route_tables();
+        assert_eq!(tables, b.route_tables());
+        assert_eq!(tables.len(), 2);
+        let public = tables.iter().find(|t| !t.associations[0].main).unwrap();
+        assert!(public
+            .routes
+            .iter()
+            .any(|r| r.gateway_id == vpc.internet_gateway_id
+                && r.destination_cidr_block == "0.0.0.0/0"));
+        let associated: BTreeSet<_> = public
+            .associations
+            .iter()
+            .filter_map(|a| a.subnet_id.clone())
+            .collect();
+        let public_subnets: BTreeSet<_> = subnets
+            .iter()
+            .filter(|s| !s.is_private())
+            .map(|s| s.id.clone())
+            .collect();
+        assert_eq!(associated, public_subnets);
+        assert_eq!(a.internet_gateways()[0].id, vpc.internet_gateway_id);
     }
 
     #[tokio::test]

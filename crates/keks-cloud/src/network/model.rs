@@ -111,6 +111,63 @@ pub struct SecurityGroup {
     pub tags: Vec<Tag>,
 }
 
+/// A route table of a VPC. keks' default VPC has two: the main table (the local route only,
+/// implicitly used by the private subnets) and a public one (local plus `0.0.0.0/0` to the
+/// internet gateway) associated with each public subnet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub owner_id: String,
+    pub routes: Vec<Route>,
+    pub associations: Vec<RouteTableAssociation>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub destination_cidr_block: String,
+    /// `local` or an internet gateway id.
+    pub gateway_id: String,
+    /// `CreateRouteTable` for the local route, `CreateRoute` for others.
+    pub origin: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteTableAssociation {
+    /// `rtbassoc-…`.
+    pub id: String,
+    pub route_table_id: String,
+    /// The associated subnet; `None` for the main association.
+    pub subnet_id: Option<String>,
+    pub main: bool,
+}
+
+/// An internet gateway and the VPC it is attached to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InternetGateway {
+    pub id: String,
+    pub vpc_id: String,
+    pub owner_id: String,
+    pub tags: Vec<Tag>,
+}
+
+/// An id derived from other ids (stable across restarts without being stored): `prefix-`
+/// and 17 hex digits of a hash of `parts`.
+pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
+    let mut hashes = [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4u64];
+    for (i, h) in hashes.iter_mut().enumerate() {
+        for part in parts {
+            for b in part.bytes().chain([0xffu8, i as u8]) {
+                *h ^= u64::from(b);
+                *h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+    let hex = format!("{:016x}{:016x}", hashes[0], hashes[1]);
+    format!("{prefix}-{}", &hex[..17])
+}
+
 /// `10.0.0.0/16` → (10.0.0.0, 16); `None` if malformed or not a network address.
 pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
     let (addr, prefix) = text.split_once('/')?;
@@ -235,5 +292,9 @@ mod tests {
         assert!(is_well_formed_id("vpc", "vpc-1a2b3c4d"));
         assert!(!is_well_formed_id("vpc", "vpc-xyz"));
         assert!(!is_well_formed_id("vpc", "subnet-1a2b3c4d"));
+        let rtb = derived_id("rtb", &["vpc-0123", "main"]);
+        assert!(is_well_formed_id("rtb", &rtb), "{rtb}");
+        assert_eq!(rtb, derived_id("rtb", &["vpc-0123", "main"]));
+        assert_ne!(rtb, derived_id("rtb", &["vpc-0123", "public"]));
     }
 }
