@@ -13,8 +13,8 @@ use keks_apiserver::authn::{Authenticated, TokenAuthenticator};
 use keks_core::SharedClock;
 use keks_eks::{Caller, ControlPlane};
 
-use crate::iam::{Iam, LookupError};
-use crate::sigv4::{self, Form};
+use crate::iam::Iam;
+use crate::sigv4::{self, Form, SigV4Error};
 
 pub const PREFIX: &str = "k8s-aws-v1.";
 /// The longest token accepted.
@@ -121,21 +121,13 @@ pub fn verify(
     signature.form = Form::Query {
         expires: LIFETIME.as_secs(),
     };
-    let credential = iam
-        .lookup(&signature.scope.access_key, now)
+    let principal = iam
+        .authenticate(&request, &signature, now)
         .map_err(|e| match e {
-            LookupError::Unknown => TokenError::UnknownAccessKey,
-            LookupError::Expired => TokenError::Expired,
+            SigV4Error::UnknownAccessKey => TokenError::UnknownAccessKey,
+            SigV4Error::ExpiredToken => TokenError::Expired,
+            other => TokenError::Signature(other.to_string()),
         })?;
-    // Temporary credentials are valid only with their session token.
-    if credential.session_token.is_some()
-        && sigv4::session_token(&request, &signature) != credential.session_token
-    {
-        return Err(TokenError::UnknownAccessKey);
-    }
-    sigv4::verify(&request, &signature, &credential.secret_access_key, now)
-        .map_err(|e| TokenError::Signature(e.to_string()))?;
-    let principal = credential.principal;
     Ok(Caller {
         account: principal.account,
         arn: principal.arn,
