@@ -5,6 +5,7 @@ pub mod admission;
 pub mod profiles;
 pub mod selector;
 pub mod sizing;
+pub mod support;
 
 pub use admission::Fargate;
 pub use profiles::FargateProfile;
