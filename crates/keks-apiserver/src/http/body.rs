@@ -81,6 +81,15 @@ pub fn json(status: StatusCode, value: &Value) -> Response<Body> {
 
 pub fn json_with_type(status: StatusCode, value: &Value, content_type: &str) -> Response<Body> {
     let bytes = serde_json::to_vec(value).expect("JSON values serialize");
+    json_bytes_with_type(status, bytes, content_type)
+}
+
+/// A JSON response whose body is already serialized.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    json_bytes_with_type(status, bytes, "application/json")
+}
+
+fn json_bytes_with_type(status: StatusCode, bytes: Vec<u8>, content_type: &str) -> Response<Body> {
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
     let headers = response.headers_mut();

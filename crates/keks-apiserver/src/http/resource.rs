@@ -63,25 +63,33 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
         field_manager: ctx.query.get("fieldManager").map(str::to_string),
     };
     match (info.verb.as_str(), info.subresource.as_str()) {
+        ("get", "" | "status") if !wants_table(&ctx.accept) => {
+            // The stored bytes, as they are: no parse, no serialization.
+            let bytes = api.get_json(&d, &ns, &info.name).await?;
+            Ok(body::json_bytes(StatusCode::OK, bytes))
+        }
         ("get", "" | "status") => {
             let obj = api.get(&d, &ns, &info.name).await?;
             Ok(respond_object(&ctx, &d, StatusCode::OK, obj))
         }
+        ("list", "") if !wants_table(&ctx.accept) => {
+            let bytes = api
+                .list_json(&d, list_ns, &ctx.query.list_options()?)
+                .await?;
+            Ok(body::json_bytes(StatusCode::OK, bytes))
+        }
         ("list", "") => {
             let list = api.list(&d, list_ns, &ctx.query.list_options()?).await?;
-            if wants_table(&ctx.accept) {
-                let items = list["items"].as_array().cloned().unwrap_or_default();
-                let t = table::render(
-                    &d,
-                    &items,
-                    list["metadata"]["resourceVersion"].as_str(),
-                    list["metadata"]["continue"].as_str(),
-                    include(&ctx),
-                    ctx.server.clock.wall(),
-                );
-                return Ok(body::json(StatusCode::OK, &t));
-            }
-            Ok(body::json(StatusCode::OK, &list))
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let t = table::render(
+                &d,
+                &items,
+                list["metadata"]["resourceVersion"].as_str(),
+                list["metadata"]["continue"].as_str(),
+                include(&ctx),
+                ctx.server.clock.wall(),
+            );
+            Ok(body::json(StatusCode::OK, &t))
         }
         ("watch", "") => {
             let mut opts = ctx.query.watch_options()?;

@@ -10,6 +10,7 @@ pub mod meta;
 mod object;
 mod read;
 pub mod service_ips;
+mod splice;
 mod update;
 mod watch;
 

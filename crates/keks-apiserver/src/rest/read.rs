@@ -63,6 +63,20 @@ impl ClusterApi {
         }
     }
 
+    /// Reads one object as JSON bytes, without parsing it.
+    pub async fn get_json(
+        &self,
+        d: &ResourceDescriptor,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        let key = keys::object_key(&self.cluster, d, namespace, name);
+        match self.store.get(&key).await.map_err(store_error)? {
+            Some(kv) => object_json(&kv.value, kv.mod_revision),
+            None => Err(ApiError::not_found(d.group_resource(), name)),
+        }
+    }
+
     /// Reads one object, or `None` when it does not exist.
     pub async fn try_get(
         &self,
@@ -83,6 +97,78 @@ impl ClusterApi {
         d: &ResourceDescriptor,
         namespace: Option<&str>,
         opts: &ListOptions,
+    ) -> Result<Value, ApiError> {
+        let mut items = Vec::new();
+        let metadata = self
+            .scan(d, namespace, opts, |kv| {
+                let obj = decode(&kv.value, kv.mod_revision)?;
+                let kept = matches(d, &obj, opts);
+                if kept {
+                    items.push(obj);
+                }
+                Ok(kept)
+            })
+            .await?;
+        Ok(json!({
+            "kind": format!("{}List", d.kind),
+            "apiVersion": d.api_version(),
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    /// The same list as JSON bytes, built from the stored bytes: objects are parsed only
+    /// when a selector has to look into them, and never serialized again.
+    pub async fn list_json(
+        &self,
+        d: &ResourceDescriptor,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<u8>, ApiError> {
+        let filtered = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let mut items: Vec<u8> = Vec::new();
+        let mut count = 0usize;
+        let metadata = self
+            .scan(d, namespace, opts, |kv| {
+                if filtered {
+                    let obj = decode(&kv.value, kv.mod_revision)?;
+                    if !matches(d, &obj, opts) {
+                        return Ok(false);
+                    }
+                }
+                if count > 0 {
+                    items.push(b',');
+                }
+                count += 1;
+                items.extend_from_slice(&object_json(&kv.value, kv.mod_revision)?);
+                Ok(true)
+            })
+            .await?;
+        let mut out = Vec::with_capacity(items.len() + 160);
+        out.extend_from_slice(b"{\"apiVersion\":");
+        out.extend_from_slice(&serde_json::to_vec(&d.api_version()).expect("strings serialize"));
+        out.extend_from_slice(b",\"items\":[");
+        out.extend_from_slice(&items);
+        out.extend_from_slice(b"],\"kind\":");
+        out.extend_from_slice(
+            &serde_json::to_vec(&format!("{}List", d.kind)).expect("strings serialize"),
+        );
+        out.extend_from_slice(b",\"metadata\":");
+        out.extend_from_slice(&serde_json::to_vec(&metadata).expect("JSON values serialize"));
+        out.push(b'}');
+        Ok(out)
+    }
+
+    /// Walks the objects of a list request in key order, handing each to `take` (which
+    /// says whether it joins the page), and returns the list's metadata: its
+    /// resourceVersion and, when the page filled before the range ended, `continue` and
+    /// `remainingItemCount`.
+    async fn scan(
+        &self,
+        d: &ResourceDescriptor,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+        mut take: impl FnMut(&keks_store::KeyValue) -> Result<bool, ApiError>,
     ) -> Result<Value, ApiError> {
         check_field_selector(d, &opts.field_selector)?;
         let prefix = keys::resource_prefix(&self.cluster, d, namespace);
@@ -120,7 +206,7 @@ impl ClusterApi {
         } else {
             opts.limit.max(500)
         };
-        let mut items = Vec::new();
+        let mut taken = 0usize;
         // Set when the page filled before the range ended: the last key examined, and how
         // many keys follow it (reported only for unfiltered lists, as Kubernetes does).
         let mut cut: Option<(Bytes, Option<usize>)> = None;
@@ -137,11 +223,10 @@ impl ClusterApi {
             revision = page.revision;
             let fetched = page.kvs.len();
             for (i, kv) in page.kvs.iter().enumerate() {
-                let obj = decode(&kv.value, kv.mod_revision)?;
-                if matches(d, &obj, opts) {
-                    items.push(obj);
+                if take(kv)? {
+                    taken += 1;
                 }
-                if opts.limit > 0 && items.len() == opts.limit {
+                if opts.limit > 0 && taken == opts.limit {
                     let more = i + 1 < fetched || page.more;
                     if more {
                         let remaining = (!filtered).then(|| page.count - (i + 1));
@@ -165,12 +250,15 @@ impl ClusterApi {
                 metadata["remainingItemCount"] = json!(n);
             }
         }
-        Ok(json!({
-            "kind": format!("{}List", d.kind),
-            "apiVersion": d.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }))
+        Ok(metadata)
+    }
+}
+
+/// A stored object as JSON bytes with its resourceVersion.
+fn object_json(stored: &[u8], revision: i64) -> Result<Vec<u8>, ApiError> {
+    match super::splice::with_resource_version(stored, revision) {
+        Some(bytes) => Ok(bytes),
+        None => Ok(serde_json::to_vec(&decode(stored, revision)?).expect("JSON values serialize")),
     }
 }
 
