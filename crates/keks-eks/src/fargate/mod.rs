@@ -2,6 +2,7 @@
 //! matching the Fargate admission step uses to place pods.
 
 pub mod admission;
+pub mod meter;
 pub mod node;
 pub mod profiles;
 pub mod selector;
