@@ -178,3 +178,28 @@ def subprocess_apply(kc, env, obj, namespace):
     import subprocess
     return subprocess.run(["kubectl", "--kubeconfig", kc, "apply", "-n", namespace, "-f", "-"], input=json.dumps(obj),
                           env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_keks_create_cluster_fargate_puts_coredns_on_fargate(keks):
+    import subprocess
+    from conftest import keks_binary
+    from test_eks import aws_env, kubectl
+    kc = keks.data_dir + "/quick.kubeconfig"
+    out = subprocess.run([keks_binary(), "create", "cluster", "quick", "--fargate", "--kubeconfig", kc,
+                          "--data-dir", keks.data_dir], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ACTIVE" in out.stdout
+    eks, _, _ = clients(keks)
+    assert eks.describe_cluster(name="quick")["cluster"]["status"] == "ACTIVE"
+    profile = eks.describe_fargate_profile(clusterName="quick", fargateProfileName="fp-default")["fargateProfile"]
+    assert profile["selectors"] == [{"namespace": "default"}, {"namespace": "kube-system"}]
+    env = aws_env(keks)
+    deployment = json.loads(kubectl(kc, "get", "deployment", "coredns", "-n", "kube-system", "-o", "json",
+                                    env=env).stdout)
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    assert "eks.amazonaws.com/compute-type" not in annotations
+    # The kubeconfig works without the aws CLI, and so does update-kubeconfig.
+    assert kubectl(kc, "get", "ns", env={"PATH": "/usr/bin:/bin"}).returncode == 0
+    again = subprocess.run([keks_binary(), "create", "cluster", "quick", "--kubeconfig", kc, "--data-dir",
+                            keks.data_dir], capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0 and "already exists" in again.stderr

@@ -175,6 +175,43 @@ impl Clusters {
         Ok(removed.is_some())
     }
 
+    /// A new admin bearer token (`kubernetes-admin` in `system:masters`) for a cluster; the
+    /// plain token exists only in the answer.
+    pub async fn issue_admin_token(
+        &self,
+        name: &str,
+    ) -> Result<(ClusterRecord, String), ClusterError> {
+        let Some(mut record) = self.record(name) else {
+            return Err(ClusterError::InvalidName(
+                name.to_string(),
+                "no such cluster".into(),
+            ));
+        };
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let token = hex(&secret);
+        let hash = StaticTokens::hash(&token);
+        record.tokens.push(TokenRecord {
+            sha256: hex(&hash),
+            username: "kubernetes-admin".into(),
+            groups: vec!["system:masters".into()],
+        });
+        let key = Bytes::from(format!("{PREFIX}{name}"));
+        self.store
+            .put(key, Bytes::from(serde_json::to_vec(&record)?))
+            .await?;
+        let user = UserInfo {
+            username: "kubernetes-admin".into(),
+            groups: vec!["system:masters".into()],
+            ..Default::default()
+        };
+        self.tokens.insert_hashed(name, hash, user);
+        if let Some(entry) = self.live.write().get_mut(name) {
+            entry.0 = record.clone();
+        }
+        Ok((record, token))
+    }
+
     /// Records a new Kubernetes version for a cluster (after an upgrade); `/version` reports
     /// it from then on.
     pub async fn set_version(&self, name: &str, version: &str) -> Result<(), ClusterError> {

@@ -1,6 +1,7 @@
 //! keks' own administrative endpoints on the AWS-side listener, for the keks CLI: creating a
-//! development cluster (`keks dev cluster`). Every call needs the admin token that
-//! `keks up` generates and writes to env.sh.
+//! development cluster (`keks dev cluster`) and an EKS cluster in one step (`keks create
+//! cluster`). Every call needs the admin token that `keks up` generates and writes to
+//! env.sh.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub struct AdminState {
     pub token_sha256: [u8; 32],
     pub kube_url: String,
     pub ca_pem: String,
+    pub quick: crate::quick_cluster::QuickClusters,
 }
 
 #[derive(Deserialize)]
@@ -43,14 +45,12 @@ pub struct DevCluster {
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/_keks/dev/clusters", post(create_dev_cluster))
+        .route("/_keks/eks/clusters", post(create_eks_cluster))
         .with_state(state)
 }
 
-async fn create_dev_cluster(
-    State(state): State<AdminState>,
-    headers: HeaderMap,
-    Json(req): Json<CreateDevCluster>,
-) -> Result<Json<DevCluster>, (StatusCode, String)> {
+/// Refuses a call without the admin token.
+fn check_token(state: &AdminState, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
     let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -63,6 +63,36 @@ async fn create_dev_cluster(
             "a valid keks admin token is required (KEKS_ADMIN_TOKEN in env.sh)".into(),
         ));
     }
+    Ok(())
+}
+
+async fn create_eks_cluster(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Json(req): Json<crate::quick_cluster::Request>,
+) -> Result<Json<DevCluster>, (StatusCode, String)> {
+    check_token(&state, &headers)?;
+    state.quick.create(req).await.map(Json).map_err(|e| {
+        use keks_eks::EksError;
+        let status = match &e {
+            crate::quick_cluster::QuickError::Eks(EksError::ResourceInUse { .. }) => {
+                StatusCode::CONFLICT
+            }
+            crate::quick_cluster::QuickError::Eks(
+                EksError::InvalidParameter { .. } | EksError::InvalidRequest { .. },
+            ) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, e.to_string())
+    })
+}
+
+async fn create_dev_cluster(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Json(req): Json<CreateDevCluster>,
+) -> Result<Json<DevCluster>, (StatusCode, String)> {
+    check_token(&state, &headers)?;
     let version = req
         .version
         .unwrap_or_else(|| DEFAULT_KUBERNETES_VERSION.to_string());

@@ -32,6 +32,38 @@ pub enum Command {
     /// Development helpers for a running keks.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Create things on a running keks in one step.
+    #[command(subcommand)]
+    Create(CreateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create an EKS cluster as `eksctl create cluster` would (IAM role, the default VPC's
+    /// private subnets, waiting until ACTIVE) and write a kubeconfig for it; `--fargate` adds
+    /// a Fargate profile for `default` and `kube-system` and moves CoreDNS onto it.
+    Cluster(CreateClusterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClusterArgs {
+    /// The cluster's name.
+    pub name: String,
+
+    /// The kubeconfig file to write (merged if it exists; the new context becomes current).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+
+    /// Kubernetes minor version (default: EKS's default).
+    #[arg(long, value_name = "1.N")]
+    pub kubernetes_version: Option<String>,
+
+    /// A Fargate-only cluster: a profile for `default` and `kube-system`, CoreDNS on Fargate.
+    #[arg(long)]
+    pub fargate: bool,
+
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -77,7 +77,7 @@ fn upsert(config: &mut Value, list: &str, item: Value) {
 }
 
 /// A minimal HTTP/1.1 POST of JSON to keks' own listener on loopback.
-fn http_post_json(
+pub fn http_post_json(
     endpoint: &str,
     path: &str,
     token: &str,

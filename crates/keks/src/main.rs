@@ -8,11 +8,12 @@ mod datadir;
 mod dev;
 mod env_file;
 mod health;
+mod quick_cluster;
 mod up;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, DevCommand};
+use crate::cli::{Cli, Command, CreateCommand, DevCommand};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -32,6 +33,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Up(args) => up::run(args),
         Command::Env(args) => env_file::print(&args.data_dir.resolve()?),
         Command::Dev(DevCommand::Cluster(args)) => dev::create_cluster(args),
+        Command::Create(CreateCommand::Cluster(args)) => quick_cluster::run(args),
         Command::Version => {
             println!("keks {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -95,12 +95,6 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let app = health::router(shared_store.clone()).merge(admin::router(AdminState {
-        clusters: clusters.clone(),
-        token_sha256: StaticTokens::hash(&admin_token),
-        kube_url: kube_url.clone(),
-        ca_pem: pki.ca_cert_pem.clone(),
-    }));
     let control = keks_eks::ControlPlane::load(
         keks_eks::ControlPlaneConfig {
             region: args.region.clone(),
@@ -124,6 +118,21 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         control: control.clone(),
         clock: clock.clone(),
     });
+    let app = health::router(shared_store.clone()).merge(admin::router(AdminState {
+        clusters: clusters.clone(),
+        token_sha256: StaticTokens::hash(&admin_token),
+        kube_url: kube_url.clone(),
+        ca_pem: pki.ca_cert_pem.clone(),
+        quick: crate::quick_cluster::QuickClusters {
+            control: control.clone(),
+            clusters: clusters.clone(),
+            iam: iam.clone(),
+            network: network.clone(),
+            clock: clock.clone(),
+            kube_url: kube_url.clone(),
+            ca_pem: pki.ca_cert_pem.clone(),
+        },
+    }));
     let aws_front = Arc::new(keks_aws::AwsFront {
         account: account.clone(),
         iam,
