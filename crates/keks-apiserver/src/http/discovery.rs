@@ -1,6 +1,7 @@
 //! Discovery and other non-resource URLs: `/version`, `/api`, `/apis`, a group, a
-//! group-version's resource list. Answers as kube-apiserver's legacy (unaggregated)
-//! discovery; clients that ask for aggregated discovery fall back to it.
+//! group-version's resource list. `/api` and `/apis` also answer aggregated discovery
+//! (`apidiscovery.k8s.io/v2`, and `v2beta1` for older clients) when the client asks for it,
+//! so kubectl learns every resource in two requests instead of one per group version.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,18 @@ pub fn handle(ctx: &Context<'_>, path: &str) -> Result<Response<Body>, ApiError>
                 .map(|r| r.version)
                 .unwrap_or_default(),
         ),
+        ["api" | "apis"] if aggregated_version(&ctx.accept).is_some() => {
+            let version = aggregated_version(&ctx.accept).expect("checked");
+            let core = segments[0] == "api";
+            let list = aggregated(&all, core, version);
+            return Ok(body::json_with_type(
+                StatusCode::OK,
+                &list,
+                &format!(
+                    "application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+                ),
+            ));
+        }
         ["api"] => {
             json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
         }
@@ -117,6 +130,109 @@ fn groups(all: &[std::sync::Arc<ResourceDescriptor>]) -> BTreeMap<String, Value>
         .collect()
 }
 
+/// The aggregated discovery version the client accepts (`v2` preferred), if any.
+fn aggregated_version(accept: &str) -> Option<&'static str> {
+    let offers: Vec<&str> = accept.split(',').map(str::trim).collect();
+    let wants = |v: &str| {
+        offers.iter().any(|o| {
+            o.contains("g=apidiscovery.k8s.io")
+                && o.contains("as=APIGroupDiscoveryList")
+                && o.split(';').any(|p| p.trim() == format!("v={v}"))
+        })
+    };
+    if wants("v2") {
+        Some("v2")
+    } else if wants("v2beta1") {
+        Some("v2beta1")
+    } else {
+        None
+    }
+}
+
+/// The subresource's response kind and verbs, as legacy discovery lists them too.
+fn subresource_shape<'a>(d: &'a ResourceDescriptor, sub: &str) -> (&'a str, Vec<&'static str>) {
+    match sub {
+        "status" => (&d.kind, vec!["get", "patch", "update"]),
+        "scale" => ("Scale", vec!["get", "patch", "update"]),
+        "binding" => ("Binding", vec!["create"]),
+        "eviction" => ("Eviction", vec!["create"]),
+        "token" => ("TokenRequest", vec!["create"]),
+        "log" => ("Pod", vec!["get"]),
+        "finalize" => (&d.kind, vec!["update"]),
+        "ephemeralcontainers" => (&d.kind, vec!["get", "patch", "update"]),
+        _ => (&d.kind, vec!["get"]),
+    }
+}
+
+/// An `APIGroupDiscoveryList`: the core group (`/api`) or every named group (`/apis`),
+/// each with its versions (preferred first) and their resources.
+fn aggregated(all: &[std::sync::Arc<ResourceDescriptor>], core: bool, version: &str) -> Value {
+    let mut by_group: BTreeMap<&str, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
+    for d in all.iter().filter(|d| d.group.is_empty() == core) {
+        let (sub_group, sub_version) = (d.group.as_str(), d.version.as_str());
+        let mut r = json!({
+            "resource": d.plural,
+            "responseKind": {"group": sub_group, "version": sub_version, "kind": d.kind},
+            "scope": if d.namespaced() { "Namespaced" } else { "Cluster" },
+            "singularResource": d.singular,
+            "verbs": d.verbs,
+        });
+        if !d.short_names.is_empty() {
+            r["shortNames"] = json!(d.short_names);
+        }
+        if !d.categories.is_empty() {
+            r["categories"] = json!(d.categories);
+        }
+        let subresources: Vec<Value> = d
+            .subresources
+            .iter()
+            .map(|sub| {
+                let (kind, verbs) = subresource_shape(d, sub);
+                let group = if kind == "Scale" { "autoscaling" } else { sub_group };
+                let version = if kind == "Scale" { "v1" } else { sub_version };
+                json!({"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": verbs})
+            })
+            .collect();
+        if !subresources.is_empty() {
+            r["subresources"] = json!(subresources);
+        }
+        by_group
+            .entry(sub_group)
+            .or_default()
+            .entry(sub_version)
+            .or_default()
+            .push(r);
+    }
+    let preferred = groups(all);
+    let items: Vec<Value> = by_group
+        .into_iter()
+        .map(|(group, versions)| {
+            let first = preferred
+                .get(group)
+                .and_then(|g| g["preferredVersion"]["version"].as_str())
+                .unwrap_or("v1")
+                .to_string();
+            let mut ordered: Vec<(&str, Vec<Value>)> = versions.into_iter().collect();
+            ordered.sort_by_key(|(v, _)| *v != first);
+            let versions: Vec<Value> = ordered
+                .into_iter()
+                .map(|(v, resources)| json!({"version": v, "resources": resources, "freshness": "Current"}))
+                .collect();
+            let mut metadata = json!({"creationTimestamp": null});
+            if !group.is_empty() {
+                metadata["name"] = json!(group);
+            }
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
+}
+
 fn resource_list<'a>(
     group_version: &str,
     resources: impl Iterator<Item = &'a std::sync::Arc<ResourceDescriptor>>,
@@ -138,17 +254,7 @@ fn resource_list<'a>(
         }
         out.push(r);
         for sub in &d.subresources {
-            let (kind, verbs): (&str, Vec<&str>) = match sub.as_str() {
-                "status" => (&d.kind, vec!["get", "patch", "update"]),
-                "scale" => ("Scale", vec!["get", "patch", "update"]),
-                "binding" => ("Binding", vec!["create"]),
-                "eviction" => ("Eviction", vec!["create"]),
-                "token" => ("TokenRequest", vec!["create"]),
-                "log" => ("Pod", vec!["get"]),
-                "finalize" => (&d.kind, vec!["update"]),
-                "ephemeralcontainers" => (&d.kind, vec!["get", "patch", "update"]),
-                _ => (&d.kind, vec!["get"]),
-            };
+            let (kind, verbs) = subresource_shape(d, sub);
             out.push(json!({"name": format!("{}/{sub}", d.plural), "singularName": "", "namespaced": d.namespaced(), "kind": kind, "verbs": verbs}));
         }
     }
