@@ -256,6 +256,37 @@ impl Authorizer {
         decision
     }
 
+    /// The rules `user` holds in `namespace`: RBAC's and the grants' (SelfSubjectRulesReview).
+    pub fn rules_for(&self, cluster: &str, user: &UserInfo, namespace: &str) -> Vec<Rule> {
+        let Some(tracked) = self.clusters.read().get(cluster).cloned() else {
+            return Vec::new();
+        };
+        let policy = tracked.policy.read();
+        let mut rules = policy.rules_for(user, namespace);
+        if let Some(source) = self.grants.get() {
+            for g in source.grants(cluster, user) {
+                let applies = g
+                    .namespaces
+                    .as_ref()
+                    .is_none_or(|n| !namespace.is_empty() && n.iter().any(|n| n == namespace));
+                if !applies {
+                    continue;
+                }
+                match g.rules {
+                    GrantRules::ClusterRole(name) => rules.extend(
+                        policy
+                            .cluster_role_rules(&name)
+                            .unwrap_or_default()
+                            .iter()
+                            .cloned(),
+                    ),
+                    GrantRules::Rules(r) => rules.extend(r),
+                }
+            }
+        }
+        rules
+    }
+
     /// The effective rules of an aggregated ClusterRole, for the aggregation controller.
     pub fn effective_rules(&self, cluster: &str, cluster_role: &str) -> Option<Vec<Rule>> {
         let tracked = self.clusters.read().get(cluster).cloned()?;

@@ -206,6 +206,40 @@ impl Policy {
             .collect()
     }
 
+    /// Every rule that applies to `user` in `namespace` (cluster-wide bindings, and the
+    /// namespace's bindings when one is given), for SelfSubjectRulesReview.
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> Vec<Rule> {
+        let mut rules = Vec::new();
+        for binding in self
+            .cluster_role_bindings
+            .values()
+            .filter(|b| b.applies_to(user))
+        {
+            if binding.role_kind == "ClusterRole" {
+                rules.extend(
+                    self.effective
+                        .get(&binding.role_name)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        if !namespace.is_empty() {
+            if let Some(bindings) = self.role_bindings.get(namespace) {
+                for binding in bindings.values().filter(|b| b.applies_to(user)) {
+                    let found = match binding.role_kind.as_str() {
+                        "ClusterRole" => self.effective.get(&binding.role_name),
+                        _ => self
+                            .roles
+                            .get(&(namespace.to_string(), binding.role_name.clone())),
+                    };
+                    rules.extend(found.cloned().unwrap_or_default());
+                }
+            }
+        }
+        rules
+    }
+
     pub fn decide(&self, user: &UserInfo, info: &RequestInfo) -> Decision {
         for binding in self
             .cluster_role_bindings

@@ -66,6 +66,37 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             }
             return Ok(body::json(StatusCode::CREATED, &review));
         }
+        "selfsubjectrulesreviews" => {
+            let namespace = review
+                .pointer("/spec/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let rules = ctx
+                .server
+                .authorizer
+                .rules_for(&ctx.api.cluster, &ctx.user, &namespace);
+            let (resource, non_resource): (Vec<_>, Vec<_>) = rules
+                .into_iter()
+                .partition(|r| r.non_resource_urls.is_empty());
+            review["apiVersion"] = json!("authorization.k8s.io/v1");
+            review["kind"] = json!("SelfSubjectRulesReview");
+            review["status"] = json!({
+                "resourceRules": resource.iter().map(|r| {
+                    let mut v = json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources});
+                    if !r.resource_names.is_empty() {
+                        v["resourceNames"] = json!(r.resource_names);
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+                "nonResourceRules": non_resource.iter().map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls})).collect::<Vec<_>>(),
+                "incomplete": false,
+            });
+            if review.get("metadata").is_none() {
+                review["metadata"] = json!({});
+            }
+            return Ok(body::json(StatusCode::CREATED, &review));
+        }
         "selfsubjectaccessreviews" => "SelfSubjectAccessReview",
         "subjectaccessreviews" => "SubjectAccessReview",
         "localsubjectaccessreviews" => "LocalSubjectAccessReview",

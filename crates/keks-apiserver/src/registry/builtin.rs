@@ -56,6 +56,7 @@ const BUILTINS: &[Builtin] = &[
     b("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", C, &["crd", "crds"], &["api-extensions"], &["status"]),
     b("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", C, &[], &[], &[]),
     b("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", C, &[], &[], &[]),
+    b("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", C, &[], &[], &[]),
     b("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", N, &[], &[], &[]),
     b("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", C, &[], &[], &[]),
     b("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", C, &[], &[], &[]),
