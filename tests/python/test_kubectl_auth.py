@@ -30,3 +30,32 @@ def test_whoami_and_can_i_list(keks):
     assert not any(line.startswith("deployments.apps ") for line in elsewhere.splitlines())
     whoami_bob = json.loads(kubectl(kc, "auth", "whoami", "--as", bob, "-o", "json").stdout)
     assert whoami_bob["status"]["userInfo"]["username"] == bob
+
+
+def test_service_account_tokens(keks):
+    kc = keks.dev_cluster("satokens")
+    assert kubectl(kc, "create", "serviceaccount", "bot").returncode == 0
+    token = kubectl(kc, "create", "token", "bot").stdout.strip()
+    assert token.count(".") == 2
+    who = json.loads(kubectl(kc, "--token", token, "auth", "whoami", "-o", "json").stdout)
+    assert who["status"]["userInfo"]["username"] == "system:serviceaccount:default:bot"
+    assert "system:serviceaccounts:default" in who["status"]["userInfo"]["groups"]
+    out = kubectl(kc, "--token", token, "get", "pods")
+    assert out.returncode != 0 and "Forbidden" in out.stderr
+    assert kubectl(kc, "create", "rolebinding", "bot-view", "--clusterrole=view",
+                   "--serviceaccount=default:bot").returncode == 0
+    assert kubectl(kc, "--token", token, "get", "pods").returncode == 0
+    # TokenReview answers for the token, as kube-apiserver does.
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    out = subprocess.run(["kubectl", "--kubeconfig", kc, "create", "-o", "json", "-f", "-"], input=json.dumps(review),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)["status"]
+    assert status["authenticated"] is True and status["user"]["username"] == "system:serviceaccount:default:bot"
+    short = kubectl(kc, "create", "token", "bot", "--duration=1m")
+    assert short.returncode != 0 and "may not specify a duration less than 10 minutes" in short.stderr
+    # A deleted (or recreated) account's tokens stop working.
+    assert kubectl(kc, "delete", "serviceaccount", "bot").returncode == 0
+    assert kubectl(kc, "create", "serviceaccount", "bot").returncode == 0
+    out = kubectl(kc, "--token", token, "get", "pods")
+    assert out.returncode != 0 and "Unauthorized" in out.stderr

@@ -17,6 +17,15 @@ use crate::registry::Registry;
 use crate::rest::{ClusterApi, WriteOptions};
 use crate::status::ApiError;
 
+/// How a new cluster differs from the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// The Service address range (`10.100.0.0/16` by default).
+    pub service_cidr: Option<String>,
+    /// The issuer of service account tokens.
+    pub service_account_issuer: Option<String>,
+}
+
 /// What the store keeps about a cluster.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -28,9 +37,21 @@ pub struct ClusterRecord {
     /// The Service address range (`10.100.0.0/16` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_cidr: Option<String>,
+    /// The issuer of the cluster's service account tokens (EKS: its OIDC issuer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_issuer: Option<String>,
     /// Bearer tokens by their SHA-256 (hex), with the identity each stands for.
     #[serde(default)]
     pub tokens: Vec<TokenRecord>,
+}
+
+impl ClusterRecord {
+    /// The issuer of the cluster's service account tokens.
+    pub fn issuer(&self) -> String {
+        self.service_account_issuer
+            .clone()
+            .unwrap_or_else(|| crate::sa_tokens::DEFAULT_ISSUER.to_string())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -264,16 +285,18 @@ impl Clusters {
         name: &str,
         version: &str,
     ) -> Result<(ClusterRecord, String), ClusterError> {
-        self.create_with(name, version, None).await
+        self.create_with(name, version, &ClusterOptions::default())
+            .await
     }
 
-    /// Creates a cluster whose Services take addresses from `service_cidr`.
+    /// Creates a cluster with options: the Service address range, the token issuer.
     pub async fn create_with(
         &self,
         name: &str,
         version: &str,
-        service_cidr: Option<&str>,
+        options: &ClusterOptions,
     ) -> Result<(ClusterRecord, String), ClusterError> {
+        let service_cidr = options.service_cidr.as_deref();
         if let Some(c) = service_cidr {
             if crate::rest::service_ips::parse_cidr(c).is_none() {
                 return Err(ClusterError::InvalidName(
@@ -291,6 +314,7 @@ impl Clusters {
             version: version.to_string(),
             created: crate::rest::meta::timestamp(self.clock.wall()),
             service_cidr: service_cidr.map(str::to_string),
+            service_account_issuer: options.service_account_issuer.clone(),
             tokens: vec![TokenRecord {
                 sha256: hex(&StaticTokens::hash(&token)),
                 username: "kubernetes-admin".into(),

@@ -18,12 +18,13 @@ pub mod registry;
 pub mod request;
 mod resources;
 pub mod rest;
+pub mod sa_tokens;
 pub mod selector;
 pub mod status;
 pub mod table;
 pub mod validation;
 
-pub use clusters::{ClusterAddon, ClusterError, ClusterRecord, Clusters};
+pub use clusters::{ClusterAddon, ClusterError, ClusterOptions, ClusterRecord, Clusters};
 pub use http::{cluster_path, serve, ApiServer};
 pub use pki::Pki;
 pub use registry::Registry;

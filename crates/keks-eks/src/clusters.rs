@@ -262,7 +262,16 @@ impl ControlPlane {
             .map(str::to_string);
         match self
             .kube
-            .create_with(&name, &version, service_cidr.as_deref())
+            .create_with(
+                &name,
+                &version,
+                &keks_apiserver::ClusterOptions {
+                    service_cidr,
+                    service_account_issuer: doc.cluster.identity["oidc"]["issuer"]
+                        .as_str()
+                        .map(str::to_string),
+                },
+            )
             .await
         {
             Ok(_) => {}

@@ -149,11 +149,19 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     );
     let aws_serve = axum::serve(aws_listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let aws_server = tokio::spawn(async move { aws_serve.await });
+    let sa_tokens =
+        keks_apiserver::sa_tokens::ServiceAccountTokens::load(store.as_ref(), clock.clone())
+            .await?;
+    sa_tokens.connect(&clusters);
     let api = Arc::new(ApiServer {
         clusters: clusters.clone(),
-        authn: AuthenticatorChain::default().with(tokens).with(eks_tokens),
+        authn: AuthenticatorChain::default()
+            .with(tokens)
+            .with(eks_tokens)
+            .with(sa_tokens.clone()),
         authorizer,
         clock: clock.clone(),
+        sa_tokens,
     });
     let kube_server = tokio::spawn(keks_apiserver::serve(
         kube_listener,

@@ -131,6 +131,18 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             });
             Ok(body::json_stream(values))
         }
+        ("create", "token") if d.group.is_empty() && d.plural == "serviceaccounts" => {
+            let request = read_object(&ctx, body).await?;
+            let sa = api.get(&d, &ns, &info.name).await?;
+            let issuer = ctx
+                .server
+                .clusters
+                .record(&api.cluster)
+                .map(|r| r.issuer())
+                .unwrap_or_default();
+            let answer = ctx.server.sa_tokens.token_request(&sa, request, &issuer)?;
+            Ok(body::json(StatusCode::CREATED, &answer))
+        }
         ("create", "") => {
             let mut obj = read_object(&ctx, body).await?;
             let warnings = validate_fields(&ctx, &d, &mut obj, "CreateOptions")?;

@@ -22,6 +22,8 @@ pub struct ApiServer {
     pub authn: AuthenticatorChain,
     pub authorizer: Arc<Authorizer>,
     pub clock: SharedClock,
+    /// Issues service account tokens (TokenRequest); also in `authn` as an authenticator.
+    pub sa_tokens: Arc<crate::sa_tokens::ServiceAccountTokens>,
 }
 
 /// What the handlers get about a request.
