@@ -57,7 +57,11 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
     let api = ctx.api.clone();
     let write = WriteOptions {
         dry_run: ctx.query.dry_run()?,
-        field_manager: ctx.query.get("fieldManager").map(str::to_string),
+        field_manager: Some(crate::managed_fields::manager_or_user_agent(
+            ctx.query.get("fieldManager"),
+            &ctx.user_agent,
+        )),
+        ..Default::default()
     };
     match (info.verb.as_str(), info.subresource.as_str()) {
         ("get", "" | "status") => {
@@ -148,7 +152,11 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 write,
                 subresource: subresource(sub),
             };
-            let patched = super::super::patch::apply(
+            let params = crate::patch::PatchParams {
+                field_manager: ctx.query.get("fieldManager").map(str::to_string),
+                force: ctx.query.get("force").map(str::to_string),
+            };
+            let patched = crate::patch::apply_with(
                 &api,
                 &d,
                 &ns,
@@ -156,6 +164,7 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 ctx.content_type.as_deref(),
                 &patch,
                 &opts,
+                &params,
             )
             .await?;
             Ok(respond_object(&ctx, &d, StatusCode::OK, patched))
