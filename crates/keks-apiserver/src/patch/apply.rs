@@ -54,7 +54,11 @@ pub async fn server_side_apply(
             )))
         }
     };
-    let force = params.force.as_deref() == Some("true");
+    // Query booleans parse as Go's strconv.ParseBool (the Python client sends `True`).
+    let force = matches!(
+        params.force.as_deref(),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+    );
     let mut config: Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
     if !config.is_object() {
