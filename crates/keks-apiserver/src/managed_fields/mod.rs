@@ -141,6 +141,10 @@ fn zero_object(schema: Schema<'_>) -> Value {
             };
             out.insert(name.to_string(), zero(child, inner, depth + 1));
         }
+        // A pod spec's `containers` has no omitempty: the empty object holds a null.
+        if schema.declares("containers") && schema.declares("volumes") {
+            out.insert("containers".into(), Value::Null);
+        }
         Value::Object(out)
     }
     match schema {

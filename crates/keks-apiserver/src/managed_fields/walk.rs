@@ -155,13 +155,14 @@ fn compare_at(
     path: &mut Vec<PathElement>,
     c: &mut Comparison,
 ) {
-    let either = new.or(old);
-    let is_object = either.is_some_and(Value::is_object)
-        && old.is_none_or(Value::is_object)
-        && new.is_none_or(Value::is_object);
-    let is_array = either.is_some_and(Value::is_array)
-        && old.is_none_or(Value::is_array)
-        && new.is_none_or(Value::is_array);
+    // A null facing a map or list is an empty one that is there (Go's nil slice in an empty
+    // object): its items are added, it is not.
+    let is_object = (old.is_some_and(Value::is_object) || new.is_some_and(Value::is_object))
+        && old.is_none_or(|v| v.is_object() || v.is_null())
+        && new.is_none_or(|v| v.is_object() || v.is_null());
+    let is_array = (old.is_some_and(Value::is_array) || new.is_some_and(Value::is_array))
+        && old.is_none_or(|v| v.is_array() || v.is_null())
+        && new.is_none_or(|v| v.is_array() || v.is_null());
     if is_object {
         let (o, n) = (old.and_then(Value::as_object), new.and_then(Value::as_object));
         let empty = o.is_none_or(Map::is_empty) && n.is_none_or(Map::is_empty);
