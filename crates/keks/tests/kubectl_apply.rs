@@ -183,11 +183,21 @@ fn kubectl_server_side_apply() {
     assert!(out.ok, "{}{}", out.stderr, out.stdout);
     let deploy = c.get_json(&["deployment", "web", "-n", "shop"]);
     assert_eq!(deploy["spec"]["replicas"], 3);
-    assert!(deploy["metadata"].get("managedFields").is_none(), "hidden without the flag");
-    assert_eq!(deploy["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    assert!(
+        deploy["metadata"].get("managedFields").is_none(),
+        "hidden without the flag"
+    );
+    assert_eq!(
+        deploy["metadata"]["labels"],
+        serde_json::json!({"app": "web"})
+    );
     let container = &deploy["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "nginx:2");
-    assert_eq!(container["ports"].as_array().unwrap().len(), 1, "{container}");
+    assert_eq!(
+        container["ports"].as_array().unwrap().len(),
+        1,
+        "{container}"
+    );
     let cm = c.get_json(&["configmap", "settings", "-n", "shop"]);
     assert_eq!(cm["data"], serde_json::json!({"color": "blue"}));
     let svc = c.get_json(&["service", "web", "-n", "shop"]);
@@ -213,7 +223,11 @@ fn kubectl_server_side_apply() {
         c.get_json(&["deployment", "web", "-n", "shop"])["spec"]["replicas"],
         5
     );
-    let out = apply(&c, &manifest(4, "nginx:2", false, false), &["--force-conflicts"]);
+    let out = apply(
+        &c,
+        &manifest(4, "nginx:2", false, false),
+        &["--force-conflicts"],
+    );
     assert!(out.ok, "{}{}", out.stderr, out.stdout);
     let deploy = c.get_json(&["deployment", "web", "-n", "shop", "--show-managed-fields"]);
     assert_eq!(deploy["spec"]["replicas"], 4);
@@ -227,13 +241,20 @@ fn kubectl_server_side_apply() {
         "yaml",
         "--show-managed-fields",
     ]);
-    assert!(yaml.contains("manager: kubectl") && yaml.contains("operation: Apply"), "{yaml}");
+    assert!(
+        yaml.contains("manager: kubectl") && yaml.contains("operation: Apply"),
+        "{yaml}"
+    );
     let plain = c.ok(&["get", "deployment", "web", "-n", "shop", "-o", "yaml"]);
     assert!(!plain.contains("managedFields"), "{plain}");
 
     // A server-side dry run changes nothing.
     let before = c.get_json(&["deployment", "web", "-n", "shop"]);
-    let out = apply(&c, &manifest(7, "nginx:3", false, false), &["--dry-run=server"]);
+    let out = apply(
+        &c,
+        &manifest(7, "nginx:3", false, false),
+        &["--dry-run=server"],
+    );
     assert!(out.ok, "{}{}", out.stderr, out.stdout);
     let after = c.get_json(&["deployment", "web", "-n", "shop"]);
     assert_eq!(before, after);

@@ -46,8 +46,10 @@ pub(crate) fn apply(
         }
         l
     });
-    let config_set =
-        owned_part(w, to_field_set(w.schema, config).map_err(Conflict::Invalid)?);
+    let config_set = owned_part(
+        w,
+        to_field_set(w.schema, config).map_err(Conflict::Invalid)?,
+    );
     let base = live_clean
         .clone()
         .unwrap_or_else(|| Value::Object(Default::default()));

@@ -65,13 +65,18 @@ pub fn decode(obj: &Value) -> Result<Vec<Entry>, ManagedFieldsError> {
         return Ok(Vec::new());
     };
     let Some(list) = list.as_array() else {
-        return Err(ManagedFieldsError::Entry("managedFields is not a list".into()));
+        return Err(ManagedFieldsError::Entry(
+            "managedFields is not a list".into(),
+        ));
     };
     list.iter().map(decode_entry).collect()
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn decode_entry(v: &Value) -> Result<Entry, ManagedFieldsError> {
@@ -120,13 +125,20 @@ pub fn is_reset(obj: &Value) -> bool {
 pub fn encode(obj: &mut Value, mut entries: Vec<Entry>) {
     entries.retain(|e| !e.set.is_empty());
     entries.sort_by(|a, b| {
-        (a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
-            b.operation,
-            &b.time,
-            &b.manager,
-            &b.api_version,
-            &b.subresource,
-        ))
+        (
+            a.operation,
+            &a.time,
+            &a.manager,
+            &a.api_version,
+            &a.subresource,
+        )
+            .cmp(&(
+                b.operation,
+                &b.time,
+                &b.manager,
+                &b.api_version,
+                &b.subresource,
+            ))
     });
     let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;

@@ -88,11 +88,10 @@ impl<'a> Schema<'a> {
     pub fn declares(&self, key: &str) -> bool {
         match self {
             Schema::Builtin { ty, .. } => ty.ssa_field(key).is_some(),
-            Schema::CrdRoot(s) => key == "metadata" || s.pointer(&format!("/properties/{key}")).is_some(),
-            Schema::Crd(s) => s
-                .get("properties")
-                .and_then(|p| p.get(key))
-                .is_some(),
+            Schema::CrdRoot(s) => {
+                key == "metadata" || s.pointer(&format!("/properties/{key}")).is_some()
+            }
+            Schema::Crd(s) => s.get("properties").and_then(|p| p.get(key)).is_some(),
             Schema::Deduced => false,
         }
     }
@@ -251,17 +250,20 @@ mod tests {
     #[test]
     fn crd_schemas_use_their_extensions() {
         let schema = json!({"type": "object", "properties": {
-            "spec": {"type": "object", "properties": {
-                "items": {"type": "array", "x-kubernetes-list-type": "map",
-                          "x-kubernetes-list-map-keys": ["id"],
-                          "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
-                "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
-                "plain": {"type": "array", "items": {"type": "string"}},
-                "sel": {"type": "object", "x-kubernetes-map-type": "atomic"},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            }}}});
+        "spec": {"type": "object", "properties": {
+            "items": {"type": "array", "x-kubernetes-list-type": "map",
+                      "x-kubernetes-list-map-keys": ["id"],
+                      "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "plain": {"type": "array", "items": {"type": "string"}},
+            "sel": {"type": "object", "x-kubernetes-map-type": "atomic"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        }}}});
         let root = Schema::of_kind("example.com", "v1", "Widget", Some(&schema));
-        assert_eq!(at(root, &["spec", "items"]).list_type(), ListType::Map(vec!["id"]));
+        assert_eq!(
+            at(root, &["spec", "items"]).list_type(),
+            ListType::Map(vec!["id"])
+        );
         assert_eq!(at(root, &["spec", "tags"]).list_type(), ListType::Set);
         assert_eq!(at(root, &["spec", "plain"]).list_type(), ListType::Atomic);
         assert_eq!(at(root, &["spec", "sel"]).object_type(), ObjectType::Atomic);

@@ -59,7 +59,10 @@ impl FieldSet {
     pub fn union_with(&mut self, other: &FieldSet) {
         self.members.extend(other.members.iter().cloned());
         for (pe, child) in &other.children {
-            self.children.entry(pe.clone()).or_default().union_with(child);
+            self.children
+                .entry(pe.clone())
+                .or_default()
+                .union_with(child);
         }
     }
 
@@ -147,8 +150,9 @@ impl FieldSet {
             if key == "." {
                 continue; // read by the parent
             }
-            let pe = PathElement::from_fields_v1(key)
-                .ok_or_else(|| ManagedFieldsError::FieldsV1(format!("invalid path element {key:?}")))?;
+            let pe = PathElement::from_fields_v1(key).ok_or_else(|| {
+                ManagedFieldsError::FieldsV1(format!("invalid path element {key:?}"))
+            })?;
             let inner_map = inner.as_object().ok_or_else(|| {
                 ManagedFieldsError::FieldsV1(format!("expected an object under {key:?}"))
             })?;
@@ -199,7 +203,10 @@ mod tests {
             a.union(&b),
             set(json!({"f:a": {}, "f:b": {"f:c": {}, "f:d": {}, "f:e": {}}, "f:x": {}}))
         );
-        assert_eq!(a.difference(&b), set(json!({"f:a": {}, "f:b": {"f:c": {}}})));
+        assert_eq!(
+            a.difference(&b),
+            set(json!({"f:a": {}, "f:b": {"f:c": {}}}))
+        );
         assert_eq!(a.intersection(&b), set(json!({"f:b": {"f:d": {}}})));
         assert!(a.difference(&a).is_empty());
         // A member and a child of the same element are independent.

@@ -10,7 +10,11 @@ fn writer<'a>(manager: &'a str, kind: (&str, &str, &str), crd: Option<&'a Value>
     let (g, v, k) = kind;
     Writer {
         manager,
-        api_version: if g.is_empty() { v.to_string() } else { format!("{g}/{v}") },
+        api_version: if g.is_empty() {
+            v.to_string()
+        } else {
+            format!("{g}/{v}")
+        },
         subresource: "",
         now: "2026-01-01T00:00:00Z".into(),
         schema: Schema::of_kind(g, v, k, crd),
@@ -141,7 +145,10 @@ fn changing_a_field_another_manager_owns_conflicts_unless_forced() {
         .iter()
         .find(|e| e["subresource"] == "scale")
         .unwrap();
-    assert_eq!(scale_entry["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+    assert_eq!(
+        scale_entry["fieldsV1"],
+        json!({"f:spec": {"f:replicas": {}}})
+    );
     // Re-applying the old replicas conflicts with the scaler.
     let err = apply(&w, Some(&live), &deployment(2, "nginx:1", &[80]), false).unwrap_err();
     let Conflict::Fields { message, causes } = err else {
@@ -168,7 +175,11 @@ fn changing_a_field_another_manager_owns_conflicts_unless_forced() {
         .iter()
         .map(|e| &e["subresource"])
         .collect();
-    assert_eq!(managers, vec![&Value::Null], "the scaler lost its only field");
+    assert_eq!(
+        managers,
+        vec![&Value::Null],
+        "the scaler lost its only field"
+    );
 }
 
 #[test]
@@ -176,8 +187,13 @@ fn several_conflicts_are_listed_by_manager() {
     let w = writer("a", CM, None);
     let cm = |d: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": d});
     let live = apply(&w, None, &cm(json!({"x": "1", "y": "1"})), false).unwrap();
-    let err = apply(&writer("b", CM, None), Some(&live), &cm(json!({"x": "2", "y": "2"})), false)
-        .unwrap_err();
+    let err = apply(
+        &writer("b", CM, None),
+        Some(&live),
+        &cm(json!({"x": "2", "y": "2"})),
+        false,
+    )
+    .unwrap_err();
     let Conflict::Fields { message, causes } = err else {
         panic!()
     };
@@ -220,11 +236,19 @@ fn created_built_ins_own_no_dot_for_their_non_pointer_structs() {
     let f = fields_of(&d, "kubectl-create");
     assert!(f["f:spec"].get(".").is_none(), "{f}");
     assert!(f["f:spec"]["f:template"].get(".").is_none(), "{f}");
-    assert!(f["f:spec"]["f:template"]["f:spec"].get(".").is_none(), "{f}");
+    assert!(
+        f["f:spec"]["f:template"]["f:spec"].get(".").is_none(),
+        "{f}"
+    );
     // The Go object's null `containers` is there already; an empty list is a leaf.
     let containers = &f["f:spec"]["f:template"]["f:spec"]["f:containers"];
     assert!(containers.get(".").is_none(), "{f}");
-    assert!(containers["k:{\"name\":\"nginx\"}"]["f:ports"].get(".").is_none(), "{f}");
+    assert!(
+        containers["k:{\"name\":\"nginx\"}"]["f:ports"]
+            .get(".")
+            .is_none(),
+        "{f}"
+    );
 }
 
 #[test]
@@ -235,13 +259,22 @@ fn client_sent_entries_replace_and_a_single_empty_entry_resets() {
     let old = cm.clone();
     // No managedFields in the update: the stored ones stay.
     let mut next = cm.clone();
-    next["metadata"].as_object_mut().unwrap().remove("managedFields");
+    next["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
     record_update(&w, Some(&old), &mut next);
-    assert_eq!(next["metadata"]["managedFields"], old["metadata"]["managedFields"]);
+    assert_eq!(
+        next["metadata"]["managedFields"],
+        old["metadata"]["managedFields"]
+    );
     // An empty list does not clear them either.
     next["metadata"]["managedFields"] = json!([]);
     record_update(&w, Some(&old), &mut next);
-    assert_eq!(next["metadata"]["managedFields"], old["metadata"]["managedFields"]);
+    assert_eq!(
+        next["metadata"]["managedFields"],
+        old["metadata"]["managedFields"]
+    );
     next["metadata"]["managedFields"] = json!([{}]);
     record_update(&w, Some(&old), &mut next);
     assert!(next["metadata"].get("managedFields").is_none());
@@ -259,7 +292,10 @@ fn status_writes_record_the_status_subresource_and_main_writes_own_no_status() {
     record_update(&w, Some(&old), &mut new);
     let e = &new["metadata"]["managedFields"][0];
     assert_eq!(e["subresource"], "status");
-    assert_eq!(e["fieldsV1"], json!({"f:status": {".": {}, "f:replicas": {}}}));
+    assert_eq!(
+        e["fieldsV1"],
+        json!({"f:status": {".": {}, "f:replicas": {}}})
+    );
     let mut main = old.clone();
     main["status"] = json!({"replicas": 1});
     main["spec"]["replicas"] = json!(2);
@@ -273,15 +309,27 @@ fn kubectl_takes_over_from_client_side_apply_through_last_applied() {
     let last = cfg.to_string();
     cfg["metadata"]["annotations"] = json!({LAST_APPLIED: last});
     let mut live = cfg.clone();
-    record_update(&writer("kubectl-client-side-apply", DEPLOY, None), None, &mut live);
+    record_update(
+        &writer("kubectl-client-side-apply", DEPLOY, None),
+        None,
+        &mut live,
+    );
     let applied = deployment(3, "nginx:1", &[80]);
     // Another manager name conflicts...
     assert!(apply(&writer("other", DEPLOY, None), Some(&live), &applied, false).is_err());
     // ...kubectl does not: the annotation says those fields were its own.
-    let out = apply(&writer("kubectl", DEPLOY, None), Some(&live), &applied, false).unwrap();
+    let out = apply(
+        &writer("kubectl", DEPLOY, None),
+        Some(&live),
+        &applied,
+        false,
+    )
+    .unwrap();
     assert_eq!(out["spec"]["replicas"], 3);
     let ann: Value = serde_json::from_str(
-        out["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap(),
+        out["metadata"]["annotations"][LAST_APPLIED]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(ann["spec"]["replicas"], 3);
@@ -290,18 +338,24 @@ fn kubectl_takes_over_from_client_side_apply_through_last_applied() {
 #[test]
 fn custom_resources_merge_by_their_schema() {
     let schema = json!({"type": "object", "properties": {
-        "spec": {"type": "object", "properties": {
-            "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
-                      "items": {"type": "object", "properties": {"id": {"type": "string"}, "v": {"type": "integer"}}}},
-            "plain": {"type": "array", "items": {"type": "string"}},
-        }}}});
+    "spec": {"type": "object", "properties": {
+        "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+                  "items": {"type": "object", "properties": {"id": {"type": "string"}, "v": {"type": "integer"}}}},
+        "plain": {"type": "array", "items": {"type": "string"}},
+    }}}});
     let kind = ("example.com", "v1", "Widget");
     let w = writer("a", kind, Some(&schema));
     let cr = |items: Value, plain: Value| {
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
                "spec": {"items": items, "plain": plain}})
     };
-    let live = apply(&w, None, &cr(json!([{"id": "x", "v": 1}]), json!(["p"])), false).unwrap();
+    let live = apply(
+        &w,
+        None,
+        &cr(json!([{"id": "x", "v": 1}]), json!(["p"])),
+        false,
+    )
+    .unwrap();
     assert_eq!(
         fields_of(&live, "a"),
         json!({"f:spec": {".": {}, "f:items": {"k:{\"id\":\"x\"}": {".": {}, "f:id": {}, "f:v": {}}}, "f:plain": {}}})
@@ -312,8 +366,17 @@ fn custom_resources_merge_by_their_schema() {
             }).unwrap()
     );
     let b = writer("b", kind, Some(&schema));
-    let live = apply(&b, Some(&live), &cr(json!([{"id": "y", "v": 2}]), json!(["p"])), false).unwrap();
-    assert_eq!(live["spec"]["items"], json!([{"id": "x", "v": 1}, {"id": "y", "v": 2}]));
+    let live = apply(
+        &b,
+        Some(&live),
+        &cr(json!([{"id": "y", "v": 2}]), json!(["p"])),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        live["spec"]["items"],
+        json!([{"id": "x", "v": 1}, {"id": "y", "v": 2}])
+    );
 }
 
 #[test]
@@ -333,7 +396,10 @@ fn merge_keeps_live_only_items_in_place_and_replaces_atomic_lists() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["sidecar", "b", "a", "c"]);
-    assert_eq!(out["spec"]["template"]["spec"]["tolerations"], json!([{"key": "y"}]));
+    assert_eq!(
+        out["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "y"}])
+    );
 }
 
 #[test]
@@ -361,5 +427,8 @@ fn managers_come_from_the_field_manager_or_the_user_agent() {
         manager_or_user_agent(None, "kubectl/v1.32.4 (linux/amd64) kubernetes/abc"),
         "kubectl"
     );
-    assert_eq!(manager_or_user_agent(Some(""), "OpenAPI-Generator/31.0.0/python"), "OpenAPI-Generator");
+    assert_eq!(
+        manager_or_user_agent(Some(""), "OpenAPI-Generator/31.0.0/python"),
+        "OpenAPI-Generator"
+    );
 }

@@ -24,7 +24,12 @@ pub(crate) fn record_update(w: &Writer<'_>, old: Option<&Value>, new: &mut Value
     };
     let mut list = match sent {
         Some(e) => e,
-        None => old.map(entries::decode).transpose().ok().flatten().unwrap_or_default(),
+        None => old
+            .map(entries::decode)
+            .transpose()
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     };
     // The entries themselves are not compared: they are nobody's fields.
     let taken = new
@@ -48,9 +53,9 @@ pub(crate) fn record_update(w: &Writer<'_>, old: Option<&Value>, new: &mut Value
     }
     let mine = owned_part(w, changed);
     if !mine.is_empty() {
-        let at = list
-            .iter()
-            .position(|e| e.same_manager(w.manager, Operation::Update, &w.api_version, w.subresource));
+        let at = list.iter().position(|e| {
+            e.same_manager(w.manager, Operation::Update, &w.api_version, w.subresource)
+        });
         match at {
             Some(i) => {
                 list[i].set.union_with(&mine);

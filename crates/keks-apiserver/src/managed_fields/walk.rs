@@ -164,7 +164,10 @@ fn compare_at(
         && old.is_none_or(|v| v.is_array() || v.is_null())
         && new.is_none_or(|v| v.is_array() || v.is_null());
     if is_object {
-        let (o, n) = (old.and_then(Value::as_object), new.and_then(Value::as_object));
+        let (o, n) = (
+            old.and_then(Value::as_object),
+            new.and_then(Value::as_object),
+        );
         let empty = o.is_none_or(Map::is_empty) && n.is_none_or(Map::is_empty);
         if empty || schema.object_type() == ObjectType::Atomic {
             return leaf(old, new, path, c);
@@ -230,11 +233,13 @@ fn compare_at(
 /// The live object with the applied configuration merged in: the configuration's values win;
 /// granular maps merge key by key and associative lists item by item (live items keep their
 /// places, new ones come where the configuration puts them); a `null` removes the field.
-pub fn merge(schema: Schema<'_>, live: &Value, config: &Value) -> Result<Value, ManagedFieldsError> {
+pub fn merge(
+    schema: Schema<'_>,
+    live: &Value,
+    config: &Value,
+) -> Result<Value, ManagedFieldsError> {
     match (live, config) {
-        (Value::Object(l), Value::Object(r))
-            if schema.object_type() != ObjectType::Atomic =>
-        {
+        (Value::Object(l), Value::Object(r)) if schema.object_type() != ObjectType::Atomic => {
             let mut out = l.clone();
             for (k, rv) in r {
                 if rv.is_null() {
@@ -394,8 +399,10 @@ pub fn ensure_named_fields_are_members(schema: Schema<'_>, set: &FieldSet) -> Fi
             }
             _ => schema.item(),
         };
-        out.children
-            .insert(pe.clone(), ensure_named_fields_are_members(child_schema, child));
+        out.children.insert(
+            pe.clone(),
+            ensure_named_fields_are_members(child_schema, child),
+        );
     }
     out
 }

@@ -139,7 +139,10 @@ fn check_configuration(
         )));
     }
     crate::rest::meta::check_type_and_namespace(d, namespace, config)?;
-    if config.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
         return Err(ApiError::BadRequest(
             "metadata.managedFields must be nil".into(),
         ));
