@@ -156,7 +156,7 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 field_manager: ctx.query.get("fieldManager").map(str::to_string),
                 force: ctx.query.get("force").map(str::to_string),
             };
-            let patched = crate::patch::apply_with(
+            let (patched, created) = crate::patch::apply_with(
                 &api,
                 &d,
                 &ns,
@@ -167,7 +167,12 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 &params,
             )
             .await?;
-            Ok(respond_object(&ctx, &d, StatusCode::OK, patched))
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(respond_object(&ctx, &d, code, patched))
         }
         ("delete", "") => {
             let opts = delete_options(&ctx, body).await?;

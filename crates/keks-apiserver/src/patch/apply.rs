@@ -35,7 +35,8 @@ pub fn check_not_apply_options(params: &PatchParams) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Applies the configuration in `body` (YAML or JSON) as `params.field_manager`.
+/// Applies the configuration in `body` (YAML or JSON) as `params.field_manager`; `true`
+/// with the object when the apply created it.
 pub async fn server_side_apply(
     api: &ClusterApi,
     d: &ResourceDescriptor,
@@ -44,7 +45,7 @@ pub async fn server_side_apply(
     body: &[u8],
     opts: &UpdateOptions,
     params: &PatchParams,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, bool), ApiError> {
     let manager = match params.field_manager.as_deref() {
         Some(m) if !m.is_empty() => m,
         _ => {
@@ -91,14 +92,14 @@ pub async fn server_side_apply(
             .await;
         match updated {
             Err(ApiError::NotFound { .. }) if opts.subresource == Subresource::Main => {}
-            other => return other,
+            other => return other.map(|v| (v, false)),
         }
         let w = managed_fields::writer(d, manager, sub, api.clock.wall());
         let obj = managed_fields::apply(&w, None, &config, force)
             .map_err(|e| conflict_error(d, &config, e))?;
         match api.create(d, namespace, obj, &opts.write).await {
             Err(ApiError::AlreadyExists { .. }) => continue,
-            other => return other,
+            other => return other.map(|v| (v, true)),
         }
     }
     Err(ApiError::Conflict {

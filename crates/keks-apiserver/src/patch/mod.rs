@@ -151,7 +151,8 @@ impl Patch {
 }
 
 /// Applies a patch of any type, server-side apply included, to an object and stores the
-/// result; `params` are the query parameters only apply takes.
+/// result; `params` are the query parameters only apply takes. `true` when an apply
+/// created the object.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply_with(
     api: &ClusterApi,
@@ -162,12 +163,13 @@ pub async fn apply_with(
     patch: &[u8],
     opts: &UpdateOptions,
     params: &PatchParams,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, bool), ApiError> {
     if PatchType::from_content_type(content_type)? == PatchType::Apply {
         return apply::server_side_apply(api, d, namespace, name, patch, opts, params).await;
     }
     apply::check_not_apply_options(params)?;
-    self::apply(api, d, namespace, name, content_type, patch, opts).await
+    let patched = self::apply(api, d, namespace, name, content_type, patch, opts).await?;
+    Ok((patched, false))
 }
 
 /// Applies a patch to an object and stores the result.
