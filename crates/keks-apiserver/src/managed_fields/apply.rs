@@ -66,6 +66,9 @@ pub(crate) fn apply(
         }
         prune(w, &mut merged, &list[i].set, &owned);
     }
+    if let Some(live) = &live_clean {
+        keep_reset_fields(w, live, &mut merged);
+    }
     let zero;
     let before = match &live_clean {
         Some(l) => l,
@@ -124,6 +127,33 @@ pub(crate) fn apply(
     }
     entries::encode(&mut merged, list);
     Ok(merged)
+}
+
+/// Puts back what the write cannot change (the strategies' reset fields): status through
+/// the main resource of a kind with a status subresource, all but status through `status`.
+/// The store would do it anyway; here it keeps those fields out of conflicts.
+fn keep_reset_fields(w: &Writer<'_>, live: &Value, merged: &mut Value) {
+    let (Some(l), Some(m)) = (live.as_object(), merged.as_object_mut()) else {
+        return;
+    };
+    let restore = |m: &mut serde_json::Map<String, Value>, key: &str| match l.get(key) {
+        Some(v) => {
+            m.insert(key.to_string(), v.clone());
+        }
+        None => {
+            m.remove(key);
+        }
+    };
+    match w.subresource {
+        "" if w.status_split => restore(m, "status"),
+        "status" => {
+            let keys: Vec<String> = l.keys().chain(m.keys()).cloned().collect();
+            for k in keys.iter().filter(|k| *k != "status") {
+                restore(m, k);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Removes from `merged` what `last` (the manager's previous apply) held and nobody owns

@@ -432,3 +432,24 @@ fn managers_come_from_the_field_manager_or_the_user_agent() {
         "OpenAPI-Generator"
     );
 }
+
+#[test]
+fn applying_status_through_the_main_resource_takes_nothing_from_the_status_writer() {
+    let mut live = deployment(1, "nginx", &[80]);
+    let old = live.clone();
+    live["status"] = json!({"replicas": 1});
+    let status_writer = Writer {
+        subresource: "status",
+        ..writer("kube-controller-manager", DEPLOY, None)
+    };
+    record_update(&status_writer, Some(&old), &mut live);
+    let mut cfg = deployment(1, "nginx", &[80]);
+    cfg["status"] = json!({"replicas": 7});
+    let out = apply(&writer("kubectl", DEPLOY, None), Some(&live), &cfg, false).unwrap();
+    assert_eq!(out["status"], json!({"replicas": 1}));
+    assert_eq!(
+        fields_of(&out, "kube-controller-manager"),
+        json!({"f:status": {".": {}, "f:replicas": {}}})
+    );
+    assert!(fields_of(&out, "kubectl").get("f:status").is_none());
+}
