@@ -453,3 +453,56 @@ fn applying_status_through_the_main_resource_takes_nothing_from_the_status_write
     );
     assert!(fields_of(&out, "kubectl").get("f:status").is_none());
 }
+
+#[test]
+fn set_lists_merge_per_value_and_prune_only_the_appliers_values() {
+    let cm = |f: &[&str]| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": f}});
+    let a = writer("a", CM, None);
+    let b = writer("b", CM, None);
+    let live = apply(&a, None, &cm(&["x/a"]), false).unwrap();
+    let live = apply(&b, Some(&live), &cm(&["x/b"]), false).unwrap();
+    assert_eq!(live["metadata"]["finalizers"], json!(["x/a", "x/b"]));
+    assert_eq!(
+        fields_of(&live, "b"),
+        json!({"f:metadata": {"f:finalizers": {"v:\"x/b\"": {}}}})
+    );
+    let live = apply(&a, Some(&live), &cm(&[]), false).unwrap();
+    assert_eq!(live["metadata"]["finalizers"], json!(["x/b"]));
+}
+
+#[test]
+fn a_struct_the_applier_stops_applying_goes_unless_an_updater_owns_part_of_it() {
+    let w = writer("kubectl", DEPLOY, None);
+    let mut cfg = deployment(1, "nginx", &[80]);
+    cfg["spec"]["strategy"] = json!({"type": "Recreate"});
+    let live = apply(&w, None, &cfg, false).unwrap();
+    let gone = apply(&w, Some(&live), &deployment(1, "nginx", &[80]), false).unwrap();
+    assert!(gone["spec"].get("strategy").is_none(), "{}", gone["spec"]);
+
+    // An updater changed the strategy's type meanwhile: the field is theirs and stays.
+    let mut edited = live.clone();
+    edited["spec"]["strategy"]["type"] = json!("RollingUpdate");
+    record_update(
+        &writer("kubectl-edit", DEPLOY, None),
+        Some(&live),
+        &mut edited,
+    );
+    let kept = apply(&w, Some(&edited), &deployment(1, "nginx", &[80]), false).unwrap();
+    assert_eq!(kept["spec"]["strategy"], json!({"type": "RollingUpdate"}));
+}
+
+#[test]
+fn conflicts_with_updaters_name_their_api_version() {
+    let mut live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "1"}});
+    record_update(&writer("kubectl-create", CM, None), None, &mut live);
+    let cfg = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "2"}});
+    let Err(Conflict::Fields { message, .. }) =
+        apply(&writer("me", CM, None), Some(&live), &cfg, false)
+    else {
+        panic!("expected a conflict")
+    };
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .data.k"
+    );
+}
