@@ -30,7 +30,10 @@ impl ClusterApi {
         }
         d.strategy.default(&mut obj);
         d.strategy.prepare_for_create(&mut obj);
-        if opts.record != super::FieldsRecord::Applied {
+        if !matches!(
+            opts.record,
+            super::FieldsRecord::Applied | super::FieldsRecord::Skip
+        ) {
             let w = crate::managed_fields::writer(d, opts.manager(), "", now);
             crate::managed_fields::record_update(&w, None, &mut obj);
         }

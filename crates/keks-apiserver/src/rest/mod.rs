@@ -60,6 +60,9 @@ pub enum FieldsRecord {
     UpdateScale,
     /// The object carries the managedFields a server-side apply computed.
     Applied,
+    /// Not recorded: writes kube-apiserver makes without its field manager (a pod's
+    /// `binding`).
+    Skip,
 }
 
 impl WriteOptions {

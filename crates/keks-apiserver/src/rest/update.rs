@@ -144,7 +144,10 @@ impl ClusterApi {
         meta::prepare_update(d, &mut new, current);
         d.strategy.default(&mut new);
         d.strategy.prepare_for_update(&mut new, current);
-        if opts.write.record != super::FieldsRecord::Applied {
+        if !matches!(
+            opts.write.record,
+            super::FieldsRecord::Applied | super::FieldsRecord::Skip
+        ) {
             let sub = match (opts.subresource.clone(), opts.write.record) {
                 (_, super::FieldsRecord::UpdateScale) => "scale",
                 (Subresource::Status, _) => "status",
