@@ -5,6 +5,7 @@
 //! fields other managers own unless forced.
 
 mod apply;
+mod created;
 mod entries;
 mod path;
 mod schema;

@@ -506,3 +506,48 @@ fn conflicts_with_updaters_name_their_api_version() {
         "Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .data.k"
     );
 }
+
+#[test]
+fn the_create_fast_path_records_what_the_general_path_does() {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "app", "image": "i",
+            "command": ["/x"], "ports": [{"name": "http", "containerPort": 8080}, {"containerPort": 9090, "protocol": "UDP"}],
+            "env": [{"name": "A", "value": "1"}, {"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "resources": {"requests": {"cpu": "1"}, "limits": {}},
+            "readinessProbe": {"httpGet": {"path": "/h", "port": 8080}},
+            "volumeMounts": [{"name": "c", "mountPath": "/etc"}]}],
+            "volumes": [{"name": "c", "configMap": {"name": "cm"}}], "tolerations": []},
+        "status": {"phase": "Pending"}});
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+                  "items": {"type": "object"}}}}}});
+    let cr = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"items": [{"id": "a", "v": {"deep": 1}}], "free": {"x": [1, 2]}}});
+    let cases = [
+        (writer("m", ("", "v1", "Pod"), None), pod),
+        (
+            writer("m", DEPLOY, None),
+            deployment(2, "nginx", &[80, 443]),
+        ),
+        (
+            writer("m", CM, None),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}),
+        ),
+        (
+            writer("m", ("example.com", "v1", "Widget"), Some(&schema)),
+            cr,
+        ),
+    ];
+    for (w, obj) in cases {
+        let w = Writer {
+            status_split: true,
+            ..w
+        };
+        let mut fast = obj.clone();
+        record_update(&w, None, &mut fast);
+        let mut slow = obj.clone();
+        super::update::record_create_slowly(&w, &mut slow);
+        assert_eq!(fast, slow, "{obj}");
+    }
+}

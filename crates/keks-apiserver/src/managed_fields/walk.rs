@@ -64,7 +64,11 @@ fn item_element(
 
 /// The elements of a list's items, or `None` when they cannot all be named uniquely (the
 /// list is then treated as atomic).
-fn elements(schema: &Schema<'_>, list: &ListType<'_>, items: &[Value]) -> Option<Vec<PathElement>> {
+pub(super) fn elements(
+    schema: &Schema<'_>,
+    list: &ListType<'_>,
+    items: &[Value],
+) -> Option<Vec<PathElement>> {
     let item_schema = schema.item();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
