@@ -1,6 +1,7 @@
 """The Python `kubernetes` client against a keks cluster: CRUD, list pagination, a watch
 that sees every change in order, and 409 Conflict on a stale update."""
 
+import json
 import threading
 
 import pytest
@@ -108,3 +109,43 @@ def test_stale_update_is_a_conflict(api_client):
     assert e.value.status == 409
     assert "the object has been modified" in e.value.body
     assert core.read_namespaced_config_map("c", "default").data["v"] == "from-first"
+
+
+def test_server_side_apply(api_client):
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import DynamicApiError
+
+    dyn = DynamicClient(api_client)
+    cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "namespace": "default"},
+            "data": {"a": "1", "b": "2"}}
+    created = cms.server_side_apply(body=body, name="ssa", namespace="default", field_manager="py")
+    assert created.data.a == "1"
+    entry = created.metadata.managedFields[0]
+    assert (entry.manager, entry.operation, entry.apiVersion) == ("py", "Apply", "v1")
+    assert entry.fieldsV1.to_dict() == {"f:data": {"f:a": {}, "f:b": {}}}
+
+    # Re-applying without `b` removes it; another manager changing `a` conflicts.
+    body["data"] = {"a": "1"}
+    applied = cms.server_side_apply(body=body, name="ssa", namespace="default", field_manager="py")
+    assert applied.data.to_dict() == {"a": "1"}
+    body["data"] = {"a": "9"}
+    with pytest.raises(DynamicApiError) as e:
+        cms.server_side_apply(body=body, name="ssa", namespace="default", field_manager="other")
+    assert e.value.status == 409
+    status = json.loads(e.value.body)
+    assert status["reason"] == "Conflict"
+    assert status["message"] == 'Apply failed with 1 conflict: conflict with "py": .data.a'
+    assert status["details"]["causes"] == [
+        {"type": "FieldManagerConflict", "message": 'conflict with "py"', "field": ".data.a"}]
+    forced = cms.server_side_apply(body=body, name="ssa", namespace="default", field_manager="other",
+                                   force_conflicts=True)
+    assert forced.data.a == "9"
+    assert [m.manager for m in forced.metadata.managedFields] == ["other"]
+
+    # The field manager is required.
+    with pytest.raises(DynamicApiError) as e:
+        cms.server_side_apply(body=body, name="ssa", namespace="default")
+    assert e.value.status == 422
+    assert json.loads(e.value.body)["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')

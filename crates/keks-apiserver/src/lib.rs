@@ -10,6 +10,7 @@ pub mod crd;
 pub mod field;
 pub mod http;
 pub mod lifecycle;
+pub mod managed_fields;
 pub mod openapi;
 pub mod patch;
 pub mod pki;

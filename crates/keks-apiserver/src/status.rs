@@ -55,6 +55,14 @@ pub enum ApiError {
         detail: String,
     },
 
+    /// Server-side apply changed fields other managers own: `causes` are (manager, field)
+    /// pairs, each a `FieldManagerConflict` cause.
+    #[error("{message}")]
+    ApplyConflict {
+        message: String,
+        causes: Vec<(String, String)>,
+    },
+
     /// Validation failed; `kind` is the object's Kind (e.g. `Pod`).
     #[error("{}", invalid_message(.group, .kind, .name, .errors))]
     Invalid {
@@ -107,6 +115,11 @@ pub enum ApiError {
 
     #[error("Internal error occurred: {0}")]
     Internal(String),
+
+    /// A plain Go error kube-apiserver passes through: 500, no reason, the message as is
+    /// (server-side apply's "failed to create typed patch object ...").
+    #[error("{0}")]
+    Unclassified(String),
 
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -161,7 +174,7 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             Self::NotFound { .. } | Self::NoSuchResource => 404,
-            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } | Self::ApplyConflict { .. } => 409,
             Self::Invalid { .. } => 422,
             Self::BadRequest(_) => 400,
             Self::Unauthorized => 401,
@@ -171,7 +184,7 @@ impl ApiError {
             Self::NotAcceptable(_) => 406,
             Self::UnsupportedMediaType(_) => 415,
             Self::RequestEntityTooLarge(_) => 413,
-            Self::Internal(_) => 500,
+            Self::Internal(_) | Self::Unclassified(_) => 500,
             Self::ServiceUnavailable(_) => 503,
         }
     }
@@ -181,7 +194,7 @@ impl ApiError {
         match self {
             Self::NotFound { .. } | Self::NoSuchResource => "NotFound",
             Self::AlreadyExists { .. } => "AlreadyExists",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::ApplyConflict { .. } => "Conflict",
             Self::Invalid { .. } => "Invalid",
             Self::BadRequest(_) => "BadRequest",
             Self::Unauthorized => "Unauthorized",
@@ -193,6 +206,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
             Self::Internal(_) => "InternalError",
+            Self::Unclassified(_) => "",
             Self::ServiceUnavailable(_) => "ServiceUnavailable",
         }
     }
@@ -226,10 +240,23 @@ impl ApiError {
                 Some(d)
             }
             Self::Internal(message) => Some(json!({"causes": [{"message": message}]})),
+            Self::ApplyConflict { causes, .. } => Some(json!({"causes": causes
+                .iter()
+                .map(|(manager, field)| json!({
+                    "type": "FieldManagerConflict",
+                    "message": format!("conflict with {manager}"),
+                    "field": field,
+                }))
+                .collect::<Vec<_>>()})),
             _ => None,
         };
         if let Some(details) = details {
             status["details"] = details;
+        }
+        if self.reason().is_empty() {
+            if let Some(m) = status.as_object_mut() {
+                m.remove("reason");
+            }
         }
         status
     }

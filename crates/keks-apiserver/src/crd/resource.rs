@@ -20,6 +20,10 @@ pub struct CustomResourceStrategy {
 }
 
 impl Strategy for CustomResourceStrategy {
+    fn structural_schema(&self) -> Option<&Value> {
+        Some(&self.schema)
+    }
+
     fn has_status_subresource(&self) -> bool {
         self.status
     }

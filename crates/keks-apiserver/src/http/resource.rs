@@ -60,7 +60,11 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
     let api = ctx.api.clone();
     let write = WriteOptions {
         dry_run: ctx.query.dry_run()?,
-        field_manager: ctx.query.get("fieldManager").map(str::to_string),
+        field_manager: Some(crate::managed_fields::manager_or_user_agent(
+            ctx.query.get("fieldManager"),
+            &ctx.user_agent,
+        )),
+        ..Default::default()
     };
     match (info.verb.as_str(), info.subresource.as_str()) {
         ("get", "" | "status") if !wants_table(&ctx.accept) => {
@@ -171,7 +175,11 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 write,
                 subresource: subresource(sub),
             };
-            let patched = super::super::patch::apply(
+            let params = crate::patch::PatchParams {
+                field_manager: ctx.query.get("fieldManager").map(str::to_string),
+                force: ctx.query.get("force").map(str::to_string),
+            };
+            let (patched, created) = crate::patch::apply_with(
                 &api,
                 &d,
                 &ns,
@@ -179,9 +187,15 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 ctx.content_type.as_deref(),
                 &patch,
                 &opts,
+                &params,
             )
             .await?;
-            Ok(respond_object(&ctx, &d, StatusCode::OK, patched))
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(respond_object(&ctx, &d, code, patched))
         }
         ("delete", "") => {
             let opts = delete_options(&ctx, body).await?;

@@ -35,6 +35,8 @@ pub struct Context<'a> {
     pub user: UserInfo,
     pub accept: String,
     pub content_type: Option<String>,
+    /// The `User-Agent`: names the field manager of writes without `fieldManager`.
+    pub user_agent: String,
 }
 
 impl ApiServer {
@@ -83,6 +85,7 @@ impl ApiServer {
             api,
             accept: header(header::ACCEPT).unwrap_or_default(),
             content_type: header(header::CONTENT_TYPE),
+            user_agent: header(header::USER_AGENT).unwrap_or_default(),
             info,
             query,
             user,

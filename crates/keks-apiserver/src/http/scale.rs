@@ -11,7 +11,7 @@ use super::route::Context;
 use crate::field::{FieldError, FieldPath};
 use crate::patch::Patch;
 use crate::registry::ResourceDescriptor;
-use crate::rest::{resource_version, UpdateOptions};
+use crate::rest::{resource_version, FieldsRecord, UpdateOptions, WriteOptions};
 use crate::status::ApiError;
 
 pub async fn handle(
@@ -22,7 +22,18 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let api = ctx.api.clone();
     let name = ctx.info.name.clone();
-    let opts = UpdateOptions::default();
+    // Writes are recorded on the owner as the manager's `scale` subresource entry.
+    let opts = UpdateOptions {
+        write: WriteOptions {
+            dry_run: ctx.query.dry_run()?,
+            field_manager: Some(crate::managed_fields::manager_or_user_agent(
+                ctx.query.get("fieldManager"),
+                &ctx.user_agent,
+            )),
+            record: FieldsRecord::UpdateScale,
+        },
+        ..Default::default()
+    };
     let obj = match ctx.info.verb.as_str() {
         "get" => api.get(d, namespace, &name).await?,
         "update" => {

@@ -1,8 +1,9 @@
-//! PATCH: JSON Patch (RFC 6902), JSON Merge Patch (RFC 7386) and strategic merge patch
-//! (built-in kinds only, see `strategic.rs`), applied to the latest object under optimistic
-//! concurrency. A `resourceVersion` in the patched result acts as a precondition, as in
-//! kube-apiserver.
+//! PATCH: JSON Patch (RFC 6902), JSON Merge Patch (RFC 7386), strategic merge patch
+//! (built-in kinds only, see `strategic.rs`) and server-side apply (`apply.rs`), applied to
+//! the latest object under optimistic concurrency. A `resourceVersion` in the patched result
+//! acts as a precondition, as in kube-apiserver.
 
+mod apply;
 mod go;
 #[rustfmt::skip]
 mod merge_keys;
@@ -14,8 +15,10 @@ mod strategic_tests;
 
 use serde_json::Value;
 
+pub use apply::PatchParams;
 pub use go::SmpError;
 pub use schema::{patch_strategies, supports};
+pub(crate) use schema::{root as type_of_kind, Field as TypeField, Ty};
 pub use strategic::apply as strategic_merge;
 
 use crate::registry::ResourceDescriptor;
@@ -46,7 +49,7 @@ impl PatchType {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
             "application/strategic-merge-patch+json" => Ok(Self::StrategicMerge),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(Self::Apply),
+            "application/apply-patch+yaml" => Ok(Self::Apply),
             other => Err(ApiError::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format - accepted media types include: {ACCEPTED} (got {other:?})"
             ))),
@@ -82,10 +85,11 @@ impl Patch {
                 )))
             }
             PatchType::StrategicMerge => {}
+            // Apply goes through `apply_with`; the scale subresource does not take it.
             PatchType::Apply => {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the body of the request was in an unknown format - this server does not implement server-side apply yet; accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into(),
-                ))
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format - accepted media types include: {ACCEPTED}"
+                )))
             }
         }
         Ok(Self { patch_type, body })
@@ -144,6 +148,28 @@ impl Patch {
         }
         Ok(patched)
     }
+}
+
+/// Applies a patch of any type, server-side apply included, to an object and stores the
+/// result; `params` are the query parameters only apply takes. `true` when an apply
+/// created the object.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_with(
+    api: &ClusterApi,
+    d: &ResourceDescriptor,
+    namespace: &str,
+    name: &str,
+    content_type: Option<&str>,
+    patch: &[u8],
+    opts: &UpdateOptions,
+    params: &PatchParams,
+) -> Result<(Value, bool), ApiError> {
+    if PatchType::from_content_type(content_type)? == PatchType::Apply {
+        return apply::server_side_apply(api, d, namespace, name, patch, opts, params).await;
+    }
+    apply::check_not_apply_options(params)?;
+    let patched = self::apply(api, d, namespace, name, content_type, patch, opts).await?;
+    Ok((patched, false))
 }
 
 /// Applies a patch to an object and stores the result.

@@ -9,7 +9,7 @@ use super::merge_keys::{KINDS, TYPES};
 /// The type of a JSON value, as far as merging cares. Fields with string, number or boolean
 /// values are not in the table: nothing is ever merged into them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Ty {
+pub(crate) enum Ty {
     /// A string, number or boolean (also `Quantity`, `IntOrString`, `Time`).
     Scalar,
     /// A struct: an index into `TYPES`.
@@ -25,13 +25,16 @@ pub(super) enum Ty {
 
 /// One object- or array-valued field of a struct.
 #[derive(Debug)]
-pub(super) struct Field {
+pub(crate) struct Field {
     pub json: &'static str,
     pub ty: Ty,
     /// The `patchStrategy` tag: "", "merge", "replace", "retainKeys", "merge,retainKeys".
     pub strategy: &'static str,
     /// The `patchMergeKey` tag.
     pub merge_key: &'static str,
+    /// Server-side apply's markers: `+listType` (`atomic`, `set`, or `map=<key>,<key>` with
+    /// the `+listMapKey`s) or `+mapType` (`atomic`, `granular`); "" when unmarked.
+    pub ssa: &'static str,
 }
 
 pub(super) const fn f(
@@ -39,12 +42,14 @@ pub(super) const fn f(
     ty: Ty,
     strategy: &'static str,
     merge_key: &'static str,
+    ssa: &'static str,
 ) -> Field {
     Field {
         json,
         ty,
         strategy,
         merge_key,
+        ssa,
     }
 }
 
@@ -55,6 +60,8 @@ pub(super) const fn f(
 pub(super) struct TypeDef {
     pub name: &'static str,
     pub definition: &'static str,
+    /// `+structType=atomic`: server-side apply owns the value as a whole.
+    pub atomic: bool,
     pub fields: &'static [Field],
 }
 
@@ -84,7 +91,7 @@ impl PatchMeta {
 
 /// The type of a built-in kind's objects; `None` for kinds without a Go type (custom
 /// resources), which kube-apiserver cannot strategic-merge.
-pub(super) fn root(group: &str, version: &str, kind: &str) -> Option<Ty> {
+pub(crate) fn root(group: &str, version: &str, kind: &str) -> Option<Ty> {
     KINDS
         .binary_search_by(|(g, v, k, _)| (*g, *v, *k).cmp(&(group, version, kind)))
         .ok()
@@ -111,6 +118,20 @@ pub fn patch_strategies(
 }
 
 impl Ty {
+    /// The object- or array-valued field `key` of a struct, matched exactly as server-side
+    /// apply's schema does (no case folding). `None` for scalar fields and other types.
+    pub(crate) fn ssa_field(&self, key: &str) -> Option<&'static Field> {
+        match self {
+            Ty::Struct(i) => TYPES[usize::from(*i)].fields.iter().find(|f| f.json == key),
+            _ => None,
+        }
+    }
+
+    /// Whether the type is `+structType=atomic` (owned and replaced as a whole by apply).
+    pub(crate) fn is_atomic_struct(&self) -> bool {
+        matches!(self, Ty::Struct(i) if TYPES[usize::from(*i)].atomic)
+    }
+
     /// Go's `reflect.Kind` name of the type, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -157,7 +178,7 @@ impl Ty {
     /// object (apimachinery's `LookupPatchMetadataForStruct`). `None` for a field the table
     /// does not know: apimachinery would never meet one, since the current object comes from
     /// a Go struct; the merge then takes the patch's value, as for a field the object lacks.
-    pub fn lookup_struct(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
+    pub(super) fn lookup_struct(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
         Ok(self.field(key)?.map(|f| {
             (
                 f.ty,
@@ -171,7 +192,7 @@ impl Ty {
 
     /// The element type and patch metadata of the list field `key`
     /// (`LookupPatchMetadataForSlice`). `None` as for [`Ty::lookup_struct`].
-    pub fn lookup_slice(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
+    pub(super) fn lookup_slice(&self, key: &str) -> Result<Option<(Ty, PatchMeta)>, SmpError> {
         let Some(f) = self.field(key)? else {
             return Ok(None);
         };

@@ -25,6 +25,12 @@ pub trait Strategy: Send + Sync {
         NameRule::Subdomain
     }
 
+    /// The structural `openAPIV3Schema` of a custom resource (server-side apply merges by
+    /// its list and map types); `None` for built-in kinds.
+    fn structural_schema(&self) -> Option<&serde_json::Value> {
+        None
+    }
+
     /// Whether `status` is a separate subresource: writes to the main resource keep the old
     /// status, writes to `/status` keep everything else.
     fn has_status_subresource(&self) -> bool {

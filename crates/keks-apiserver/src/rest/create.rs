@@ -56,6 +56,13 @@ impl ClusterApi {
         }
         d.strategy.default(&mut obj);
         d.strategy.prepare_for_create(&mut obj);
+        if !matches!(
+            opts.record,
+            super::FieldsRecord::Applied | super::FieldsRecord::Skip
+        ) {
+            let w = crate::managed_fields::writer(d, opts.manager(), "", now);
+            crate::managed_fields::record_update(&w, None, &mut obj);
+        }
         let mut errors = meta::validate_object_meta(d, &obj);
         errors.extend(d.strategy.validate(&obj));
         let obj_name = name(&obj).to_string();

@@ -48,8 +48,36 @@ pub struct ClusterApi {
 pub struct WriteOptions {
     /// `dryRun=All`: run everything, store nothing.
     pub dry_run: bool,
-    /// `fieldManager`.
+    /// `fieldManager` (the HTTP layer falls back to the User-Agent's prefix).
     pub field_manager: Option<String>,
+    /// How the write is recorded in `metadata.managedFields`.
+    pub record: FieldsRecord,
+}
+
+/// How a write is recorded in `metadata.managedFields`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldsRecord {
+    /// An `Update` entry of the field manager (create, update, non-apply patch).
+    #[default]
+    Update,
+    /// An `Update` entry with `subresource: scale` (the scale subresource writes through
+    /// the main resource).
+    UpdateScale,
+    /// The object carries the managedFields a server-side apply computed.
+    Applied,
+    /// Not recorded: writes kube-apiserver makes without its field manager (a pod's
+    /// `binding`).
+    Skip,
+}
+
+impl WriteOptions {
+    /// The manager a write is recorded under; in-process writers that name none are
+    /// controllers.
+    pub fn manager(&self) -> &str {
+        self.field_manager
+            .as_deref()
+            .unwrap_or("kube-controller-manager")
+    }
 }
 
 impl ClusterApi {

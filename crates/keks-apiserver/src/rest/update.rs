@@ -144,6 +144,19 @@ impl ClusterApi {
         meta::prepare_update(d, &mut new, current);
         d.strategy.default(&mut new);
         d.strategy.prepare_for_update(&mut new, current);
+        if !matches!(
+            opts.write.record,
+            super::FieldsRecord::Applied | super::FieldsRecord::Skip
+        ) {
+            let sub = match (opts.subresource.clone(), opts.write.record) {
+                (_, super::FieldsRecord::UpdateScale) => "scale",
+                (Subresource::Status, _) => "status",
+                (Subresource::Finalize, _) => "finalize",
+                (Subresource::Main, _) => "",
+            };
+            let w = crate::managed_fields::writer(d, opts.write.manager(), sub, self.clock.wall());
+            crate::managed_fields::record_update(&w, Some(current), &mut new);
+        }
         let mut errors = meta::validate_object_meta(d, &new);
         errors.extend(d.strategy.validate_update(&new, current));
         if !errors.is_empty() {
