@@ -199,7 +199,7 @@ def test_keks_create_cluster_fargate_puts_coredns_on_fargate(keks):
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     assert "eks.amazonaws.com/compute-type" not in annotations
     # The kubeconfig works without the aws CLI, and so does update-kubeconfig.
-    assert kubectl(kc, "get", "ns", env={"PATH": "/usr/bin:/bin"}).returncode == 0
+    assert kubectl(kc, "get", "ns", env={"PATH": "/usr/bin:/bin", "HOME": keks.data_dir}).returncode == 0
     again = subprocess.run([keks_binary(), "create", "cluster", "quick", "--kubeconfig", kc, "--data-dir",
                             keks.data_dir], capture_output=True, text=True, timeout=60)
     assert again.returncode != 0 and "already exists" in again.stderr

@@ -70,6 +70,11 @@ fn parse_protobuf(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
+/// A body of bytes already in hand.
+pub fn bytes_body(bytes: Vec<u8>) -> Body {
+    full(bytes)
+}
+
 fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
 }

@@ -4,6 +4,7 @@
 
 mod body;
 mod discovery;
+mod logs;
 mod query;
 mod resource;
 mod reviews;

@@ -67,6 +67,9 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
         ..Default::default()
     };
     match (info.verb.as_str(), info.subresource.as_str()) {
+        ("get", "log") if d.group.is_empty() && d.plural == "pods" => {
+            super::logs::handle(&ctx).await
+        }
         ("get", "" | "status") if !wants_table(&ctx.accept) => {
             // The stored bytes, as they are: no parse, no serialization.
             let bytes = api.get_json(&d, &ns, &info.name).await?;
