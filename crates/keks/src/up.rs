@@ -71,7 +71,9 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             clock.clone(),
             tokens.clone(),
             authorizer.clone(),
-            Vec::new(),
+            vec![Arc::new(keks_controllers::Controllers::new(
+                keks_controllers::Config::default(),
+            ))],
         )
         .await?,
     );

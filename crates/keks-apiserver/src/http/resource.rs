@@ -160,6 +160,12 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             .await?;
             Ok(respond_object(&ctx, &d, StatusCode::OK, patched))
         }
+        ("create", "binding") => {
+            let binding = read_object(&ctx, body).await?;
+            api.bind_pod(&ns, &info.name, &binding, write.dry_run)
+                .await?;
+            Ok(body::json(StatusCode::CREATED, &success_status(None)))
+        }
         ("delete", "") => {
             let opts = delete_options(&ctx, body).await?;
             let outcome = api.delete(&d, &ns, &info.name, &opts).await?;
