@@ -266,6 +266,7 @@ impl Informer {
 
     /// Applies a change to the cache and indexes, then runs the handlers.
     fn apply(&self, change: Change) {
+        tracing::trace!(resource = %self.descriptor.plural, key = %key_of(change.object()), "informer change");
         {
             let mut cache = self.cache.write();
             let key = key_of(change.object());

@@ -196,7 +196,8 @@ pub fn run_workers<F, Fut>(
             loop {
                 let key = queue.get().await;
                 let span = tracing::debug_span!("reconcile", controller = queue.name(), %key);
-                match reconcile(key.clone()).instrument(span).await {
+                let result = reconcile(key.clone()).instrument(span).await;
+                match result {
                     Ok(requeue) => {
                         queue.forget(&key);
                         if let Some(after) = requeue {
@@ -228,7 +229,7 @@ pub fn cluster_spawner(api: &Arc<keks_apiserver::ClusterApi>) -> Spawner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keks_core::VirtualClock;
+    use keks_core::{Clock, VirtualClock};
 
     fn queue(clock: &VirtualClock) -> Arc<WorkQueue> {
         WorkQueue::new(

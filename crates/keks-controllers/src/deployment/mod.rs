@@ -229,6 +229,10 @@ impl DeploymentController {
             .await
         {
             Ok(v) => Ok(Some(v)),
+            // Still cached means our cache is ahead of the read: retry rather than lose it.
+            Err(e @ ApiError::NotFound { .. }) if self.sets.get(&key_of(rs)).is_some() => {
+                Err(e.into())
+            }
             Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -131,7 +131,8 @@ impl Kubelet {
                 .await
             {
                 Ok(_) => {}
-                Err(ApiError::NotFound { .. }) => return Ok(None),
+                // Deleted meanwhile, or our cache is ahead of the read: look again.
+                Err(ApiError::NotFound { .. }) => return Ok(Some(Duration::from_secs(1))),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -118,7 +118,8 @@ impl Kubelet {
             }
         }
         match result {
-            Ok(_) | Err(ApiError::NotFound { .. }) => Ok(None),
+            Ok(_) => Ok(None),
+            Err(ApiError::NotFound { .. }) => Ok(self.pods.get(key).map(|_| Duration::from_secs(1))),
             Err(e) => Err(e.into()),
         }
     }

@@ -146,6 +146,9 @@ pub struct PodInfo {
     pub preferred_terms: Vec<(i64, Value)>,
     pub tolerations: Vec<Toleration>,
     pub preemption_never: bool,
+    /// The uid of the pod's controller: pods of one owner are spread over nodes, as the
+    /// system default PodTopologySpread constraint (hostname) does.
+    pub owner: Option<String>,
 }
 
 impl PodInfo {
@@ -224,6 +227,9 @@ impl PodInfo {
             preferred_terms,
             tolerations,
             preemption_never: spec["preemptionPolicy"] == "Never",
+            owner: crate::podutil::controller_ref(pod)
+                .and_then(|r| r["uid"].as_str())
+                .map(str::to_string),
         }
     }
 }
@@ -260,6 +266,8 @@ pub struct NodeInfo {
     pub nonzero_memory: i64,
     pub pods: i64,
     pub host_ports: Vec<HostPort>,
+    /// Pods on the node per controller uid.
+    pub owners: HashMap<String, i64>,
 }
 
 impl NodeInfo {
@@ -329,6 +337,9 @@ impl NodeInfo {
         self.nonzero_memory += pod.nonzero_memory;
         self.pods += 1;
         self.host_ports.extend(pod.host_ports.iter().cloned());
+        if let Some(owner) = &pod.owner {
+            *self.owners.entry(owner.clone()).or_default() += 1;
+        }
     }
 
     fn remove_pod(&mut self, pod: &PodInfo) {
@@ -336,6 +347,14 @@ impl NodeInfo {
         self.nonzero_cpu -= pod.nonzero_cpu;
         self.nonzero_memory -= pod.nonzero_memory;
         self.pods -= 1;
+        if let Some(owner) = &pod.owner {
+            if let Some(n) = self.owners.get_mut(owner) {
+                *n -= 1;
+                if *n <= 0 {
+                    self.owners.remove(owner);
+                }
+            }
+        }
         for p in &pod.host_ports {
             if let Some(i) = self.host_ports.iter().position(|h| h == p) {
                 self.host_ports.swap_remove(i);

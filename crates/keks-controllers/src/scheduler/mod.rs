@@ -237,7 +237,7 @@ impl Scheduler {
                 format!("Successfully assigned {ns}/{name} to {node}"),
             ),
             // Bound elsewhere, deleted or replaced: the informer tells the truth.
-            Err(ApiError::Conflict { .. } | ApiError::NotFound { .. }) => {
+            Err(ApiError::Conflict { .. }) => {
                 self.cache.lock().forget_assumed(&key);
             }
             Err(e) => {

@@ -1,6 +1,7 @@
 //! Scoring of the nodes that passed the filters, with kube-scheduler's default plugins and
 //! weights: NodeResourcesFit LeastAllocated (1), NodeResourcesBalancedAllocation (1),
-//! TaintToleration for PreferNoSchedule taints (3) and preferred NodeAffinity (2). Scores are
+//! TaintToleration for PreferNoSchedule taints (3), preferred NodeAffinity (2) and the system
+//! default PodTopologySpread over hostnames for pods of one controller (2). Scores are
 //! 0..=100 per plugin before weighting; the best node wins, ties broken at random.
 
 use rand::Rng;
@@ -25,6 +26,18 @@ pub fn select<'a>(feasible: &[&'a NodeInfo], pod: &PodInfo) -> Option<&'a NodeIn
         .collect();
     let max_taint = raw_taint.iter().copied().max().unwrap_or(0);
     let max_affinity = raw_affinity.iter().copied().max().unwrap_or(0);
+    let raw_spread: Vec<i64> = feasible
+        .iter()
+        .map(|n| {
+            pod.owner
+                .as_ref()
+                .and_then(|o| n.owners.get(o))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    let max_spread = raw_spread.iter().copied().max().unwrap_or(0);
+    let min_spread = raw_spread.iter().copied().min().unwrap_or(0);
     let mut rng = rand::thread_rng();
     let mut best: Option<(&NodeInfo, i64)> = None;
     let mut ties = 0u32;
@@ -39,8 +52,17 @@ pub fn select<'a>(feasible: &[&'a NodeInfo], pod: &PodInfo) -> Option<&'a NodeIn
         } else {
             raw_affinity[i] * MAX_SCORE / max_affinity
         };
-        let score =
-            least_allocated(node, pod) + balanced_allocation(node, pod) + 3 * taint + 2 * affinity;
+        // PodTopologySpread's normalization: fewest matching pods scores highest.
+        let spread = if max_spread == 0 {
+            MAX_SCORE
+        } else {
+            MAX_SCORE * (max_spread + min_spread - raw_spread[i]) / max_spread
+        };
+        let score = least_allocated(node, pod)
+            + balanced_allocation(node, pod)
+            + 3 * taint
+            + 2 * affinity
+            + 2 * spread;
         match best {
             Some((_, s)) if score < s => {}
             Some((_, s)) if score == s => {
@@ -137,5 +159,26 @@ mod tests {
         let prefers_a = PodInfo::parse(&json!({"spec": {"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
             "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}}]}}}}));
         assert_eq!(select(&feasible, &prefers_a).unwrap().name, "a");
+    }
+
+    #[test]
+    fn pods_of_one_owner_spread_even_onto_a_smaller_node() {
+        let mut c = Cache::default();
+        for (name, cpu, mem) in [("large", "8", "32Gi"), ("small", "2", "4Gi")] {
+            c.set_node(&json!({"metadata": {"name": name}, "spec": {},
+                "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110"}}}));
+        }
+        let pod = PodInfo::parse(&json!({"metadata": {"ownerReferences": [{"uid": "rs-1", "controller": true}]},
+            "spec": {"containers": [{"name": "c"}]}}));
+        let mut placed = Vec::new();
+        for i in 0..3 {
+            let name = {
+                let feasible: Vec<&NodeInfo> = c.nodes.values().collect();
+                select(&feasible, &pod).unwrap().name.clone()
+            };
+            c.place(&format!("ns/p{i}"), &name, pod.clone(), true);
+            placed.push(name);
+        }
+        assert_eq!(placed, ["large", "small", "large"]);
     }
 }
