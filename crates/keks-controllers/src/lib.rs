@@ -98,7 +98,12 @@ impl Informers {
     }
 
     fn start(&self) {
-        for i in [&self.pods, &self.nodes, &self.replicasets, &self.deployments] {
+        for i in [
+            &self.pods,
+            &self.nodes,
+            &self.replicasets,
+            &self.deployments,
+        ] {
             i.start();
         }
     }

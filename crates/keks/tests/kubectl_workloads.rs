@@ -75,7 +75,9 @@ fn pods_of(c: &DevCluster, selector: &str) -> Vec<serde_json::Value> {
 
 fn running(pods: &[serde_json::Value]) -> usize {
     pods.iter()
-        .filter(|p| p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null())
+        .filter(|p| {
+            p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null()
+        })
         .count()
 }
 
@@ -92,21 +94,33 @@ fn deployments_roll_out_onto_simulated_nodes() {
     let lease = c.get_json(&["-n", "kube-node-lease", "lease", "small-1"]);
     assert_eq!(lease["spec"]["holderIdentity"], "small-1");
 
-    c.ok(&["create", "deployment", "web", "--image=nginx:1.25", "--replicas=3"]);
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.25",
+        "--replicas=3",
+    ]);
     c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     let pods = pods_of(&c, "app=web");
     assert_eq!(running(&pods), 3, "{pods:#?}");
     for p in &pods {
         let node = p["spec"]["nodeName"].as_str().unwrap();
         assert_ne!(node, "infra-1", "the tainted node is not used");
-        assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.")));
+        assert!(p["status"]["podIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.")));
         assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
     }
     let nodes: std::collections::BTreeSet<&str> = pods
         .iter()
         .map(|p| p["spec"]["nodeName"].as_str().unwrap())
         .collect();
-    assert_eq!(nodes.len(), 2, "spread over both untainted nodes: {nodes:?}");
+    assert_eq!(
+        nodes.len(),
+        2,
+        "spread over both untainted nodes: {nodes:?}"
+    );
 
     // A new image rolls out; undo rolls back.
     c.ok(&["set", "image", "deployment/web", "nginx=nginx:1.26"]);
@@ -121,8 +135,14 @@ fn deployments_roll_out_onto_simulated_nodes() {
     c.ok(&["rollout", "undo", "deployment/web"]);
     c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     let d = c.get_json(&["deployment", "web"]);
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.25");
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
     wait_for("old pods gone after undo", Duration::from_secs(30), || {
         let pods = pods_of(&c, "app=web");
         pods.len() == 3
@@ -134,14 +154,23 @@ fn deployments_roll_out_onto_simulated_nodes() {
     c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     let sets = c.get_json(&["rs", "-l", "app=web"]);
     let sets = sets["items"].as_array().unwrap();
-    assert_eq!(sets.len(), 3, "1.25 (revision 3), 1.26 (2), restarted (4): {sets:#?}");
+    assert_eq!(
+        sets.len(),
+        3,
+        "1.25 (revision 3), 1.26 (2), restarted (4): {sets:#?}"
+    );
 
     // Too big for every node: Pending with kube-scheduler's message.
     c.ok_stdin(&["create", "-f", "-"], HUGE_POD);
     let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role: infra}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.";
     wait_for("FailedScheduling", Duration::from_secs(20), || {
-        c.ok(&["get", "events", "--field-selector", "involvedObject.name=huge"])
-            .contains("FailedScheduling")
+        c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=huge",
+        ])
+        .contains("FailedScheduling")
     });
     let describe = c.ok(&["describe", "pod", "huge"]);
     assert!(describe.contains("FailedScheduling"), "{describe}");
@@ -166,7 +195,10 @@ fn deployments_roll_out_onto_simulated_nodes() {
     c.ok(&["delete", "pod", &victim, "--timeout=30s"]);
     wait_for("replacement pod", Duration::from_secs(30), || {
         let pods = pods_of(&c, "app=web");
-        running(&pods) == 3 && pods.iter().all(|p| p["metadata"]["name"] != victim.as_str())
+        running(&pods) == 3
+            && pods
+                .iter()
+                .all(|p| p["metadata"]["name"] != victim.as_str())
     });
 }
 
@@ -176,7 +208,13 @@ fn a_scaled_deployment_converges_across_restarts_and_kill_9() {
     let keks = Keks::start(dir.path());
     let c = keks.dev_cluster("scale");
     c.ok_stdin(&["create", "-f", "-"], NODES);
-    c.ok(&["create", "deployment", "api", "--image=busybox:1.36", "--replicas=2"]);
+    c.ok(&[
+        "create",
+        "deployment",
+        "api",
+        "--image=busybox:1.36",
+        "--replicas=2",
+    ]);
     c.ok(&["rollout", "status", "deployment/api", "--timeout=60s"]);
 
     // Scale and change the image at once, then stop keks mid-rollout.
@@ -187,8 +225,18 @@ fn a_scaled_deployment_converges_across_restarts_and_kill_9() {
     std::thread::sleep(Duration::from_millis(300));
     // And once more, without a chance to stop cleanly.
     let mut keks = keks;
-    let kube = keks.var("KEKS_KUBE_URL").rsplit(':').next().unwrap().to_string();
-    let aws = keks.var("KEKS_ENDPOINT_URL").rsplit(':').next().unwrap().to_string();
+    let kube = keks
+        .var("KEKS_KUBE_URL")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let aws = keks
+        .var("KEKS_ENDPOINT_URL")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     keks.signal_and_wait("KILL");
     drop(keks);
     let keks = Keks::start_with(dir.path(), &["--aws-port", &aws, "--kube-port", &kube]);

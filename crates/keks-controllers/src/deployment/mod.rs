@@ -53,7 +53,9 @@ impl DeploymentController {
             .deployments
             .on_change(move |change| c.queue.add(key_of(change.object())));
         let c = me.clone();
-        informers.replicasets.on_change(move |change| c.on_replicaset(change));
+        informers
+            .replicasets
+            .on_change(move |change| c.on_replicaset(change));
         let c = me.clone();
         informers.pods.on_change(move |change| {
             // Recreate waits for old pods to be gone.
@@ -108,7 +110,10 @@ impl DeploymentController {
         match self.owner_key(rs) {
             Some(d) => self.queue.add(d),
             None => {
-                for d in self.deployments.by_index("namespace", podutil::namespace(rs)) {
+                for d in self
+                    .deployments
+                    .by_index("namespace", podutil::namespace(rs))
+                {
                     if selector_of(&d).is_some_and(|s| s.matches(rs["metadata"].get("labels"))) {
                         self.queue.add(key_of(&d));
                     }
@@ -267,32 +272,42 @@ impl DeploymentController {
         let existing = self.find_new(d, sets);
         let old: Sets = sets
             .iter()
-            .filter(|rs| existing.as_ref().is_none_or(|n| podutil::uid(n) != podutil::uid(rs)))
+            .filter(|rs| {
+                existing
+                    .as_ref()
+                    .is_none_or(|n| podutil::uid(n) != podutil::uid(rs))
+            })
             .cloned()
             .collect();
         let max_old = old.iter().map(|rs| revision(rs)).max().unwrap_or(0);
         let new_revision = (max_old + 1).to_string();
         let new_rs = match existing {
             Some(rs) => {
-                let needs = revision(&rs) < max_old + 1
-                    || annotation_i64(&rs, DESIRED_REPLICAS) != Some(replicas(d))
-                    || rs["spec"]["minReadySeconds"] != d["spec"]["minReadySeconds"];
-                if needs && revision(&rs) <= max_old {
-                    let (rev, dd) = (new_revision.clone(), d.clone());
-                    match self
-                        .update_rs(&rs, |current| {
-                            let mut next = current.clone();
-                            next["metadata"]["annotations"][REVISION] = json!(rev);
-                            if !dd["spec"]["minReadySeconds"].is_null() {
-                                next["spec"]["minReadySeconds"] = dd["spec"]["minReadySeconds"].clone();
-                            }
-                            next
-                        })
-                        .await?
-                    {
-                        Some(updated) => Some(Arc::new(updated)),
-                        None => None,
-                    }
+                // Rolling back to an old template makes its ReplicaSet the newest revision;
+                // minReadySeconds follows the Deployment.
+                let min_ready = &d["spec"]["minReadySeconds"];
+                let stale_min_ready =
+                    !min_ready.is_null() && rs["spec"]["minReadySeconds"] != *min_ready;
+                if revision(&rs) <= max_old || stale_min_ready {
+                    let rev = if revision(&rs) <= max_old {
+                        new_revision.clone()
+                    } else {
+                        revision(&rs).to_string()
+                    };
+                    let min_ready = min_ready.clone();
+                    self.update_rs(&rs, |current| {
+                        let mut next = current.clone();
+                        if !next["metadata"]["annotations"].is_object() {
+                            next["metadata"]["annotations"] = json!({});
+                        }
+                        next["metadata"]["annotations"][REVISION] = json!(rev);
+                        if !min_ready.is_null() {
+                            next["spec"]["minReadySeconds"] = min_ready.clone();
+                        }
+                        next
+                    })
+                    .await?
+                    .map(Arc::new)
                 } else {
                     Some(rs)
                 }
@@ -354,7 +369,11 @@ impl DeploymentController {
             }
             selector["matchLabels"][HASH_LABEL] = json!(hash);
             let mut annotations = serde_json::Map::new();
-            for (k, v) in d["metadata"]["annotations"].as_object().into_iter().flatten() {
+            for (k, v) in d["metadata"]["annotations"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
                 if !skipped_annotation(k) {
                     annotations.insert(k.clone(), v.clone());
                 }
@@ -397,10 +416,7 @@ impl DeploymentController {
                     return Ok(created);
                 }
                 Err(ApiError::AlreadyExists { .. }) => {
-                    let existing = self
-                        .api
-                        .get(&desc, podutil::namespace(d), &name)
-                        .await?;
+                    let existing = self.api.get(&desc, podutil::namespace(d), &name).await?;
                     let ours = podutil::controller_ref(&existing)
                         .is_some_and(|r| r["uid"] == podutil::uid(d));
                     if ours
@@ -426,11 +442,18 @@ impl DeploymentController {
             ..Default::default()
         };
         self.api
-            .guaranteed_update(&desc, podutil::namespace(d), podutil::name(d), &opts, 0, |c| {
-                let mut next = c.clone();
-                next["status"]["collisionCount"] = json!(count);
-                Ok(next)
-            })
+            .guaranteed_update(
+                &desc,
+                podutil::namespace(d),
+                podutil::name(d),
+                &opts,
+                0,
+                |c| {
+                    let mut next = c.clone();
+                    next["status"]["collisionCount"] = json!(count);
+                    Ok(next)
+                },
+            )
             .await?;
         Ok(())
     }
@@ -483,7 +506,11 @@ impl DeploymentController {
     /// `cleanupDeployment`: deletes the oldest idle ReplicaSets past revisionHistoryLimit.
     async fn cleanup(&self, d: &Value, old: &Sets) -> Result<(), ControllerError> {
         let limit = d["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10);
-        let mut cleanable: Sets = old.iter().filter(|rs| !podutil::is_deleting(rs)).cloned().collect();
+        let mut cleanable: Sets = old
+            .iter()
+            .filter(|rs| !podutil::is_deleting(rs))
+            .cloned()
+            .collect();
         let excess = cleanable.len() as i64 - limit;
         if excess <= 0 {
             return Ok(());

@@ -39,9 +39,23 @@ pub fn calculate(d: &Value, all: &Sets, new_rs: Option<&Arc<Value>>, now: System
     }
     let stamp = timestamp(now);
     if available >= replicas(d) - max_unavailable(d) {
-        set(&mut status, AVAILABLE, "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", &stamp);
+        set(
+            &mut status,
+            AVAILABLE,
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            &stamp,
+        );
     } else {
-        set(&mut status, AVAILABLE, "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", &stamp);
+        set(
+            &mut status,
+            AVAILABLE,
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            &stamp,
+        );
     }
     status
 }
@@ -59,7 +73,9 @@ pub fn complete(d: &Value, status: &Value) -> bool {
 /// `SetDeploymentCondition`: no change when status and reason are the same; the transition
 /// time kept while the status is.
 fn set(status: &mut Value, type_: &str, st: &str, reason: &str, message: &str, now: &str) {
-    let list = status["conditions"].as_array_mut().expect("conditions is a list");
+    let list = status["conditions"]
+        .as_array_mut()
+        .expect("conditions is a list");
     let mut condition = json!({"type": type_, "status": st, "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": now});
     if let Some(i) = list.iter().position(|c| c["type"] == type_) {
         if list[i]["status"] == st && list[i]["reason"] == reason {
@@ -74,7 +90,10 @@ fn set(status: &mut Value, type_: &str, st: &str, reason: &str, message: &str, n
 }
 
 fn condition<'a>(status: &'a Value, type_: &str) -> Option<&'a Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
 }
 
 impl DeploymentController {
@@ -103,8 +122,12 @@ impl DeploymentController {
         if progress {
             let current = condition(&d["status"], PROGRESSING).cloned();
             let is_complete = status["replicas"] == status["updatedReplicas"]
-                && current.as_ref().is_some_and(|c| c["reason"] == NEW_RS_AVAILABLE);
-            let rs_name = new_rs.map(|rs| podutil::name(rs).to_string()).unwrap_or_default();
+                && current
+                    .as_ref()
+                    .is_some_and(|c| c["reason"] == NEW_RS_AVAILABLE);
+            let rs_name = new_rs
+                .map(|rs| podutil::name(rs).to_string())
+                .unwrap_or_default();
             if !is_complete {
                 let old = &d["status"];
                 let n = |v: &Value, f: &str| v[f].as_i64().unwrap_or(0);
@@ -114,7 +137,14 @@ impl DeploymentController {
                         > n(&status, "replicas") - n(&status, "updatedReplicas")
                     || n(&status, "availableReplicas") > n(old, "availableReplicas");
                 if complete(d, &status) {
-                    set(&mut status, PROGRESSING, "True", NEW_RS_AVAILABLE, &format!("ReplicaSet {rs_name:?} has successfully progressed."), &stamp);
+                    set(
+                        &mut status,
+                        PROGRESSING,
+                        "True",
+                        NEW_RS_AVAILABLE,
+                        &format!("ReplicaSet {rs_name:?} has successfully progressed."),
+                        &stamp,
+                    );
                 } else if progressing || current.is_none() {
                     // A fresh ReplicaSetUpdated condition restarts the deadline.
                     let list = status["conditions"].as_array_mut().expect("list");
@@ -129,12 +159,22 @@ impl DeploymentController {
                 } else if let Some(c) = &current {
                     let since = c["lastUpdateTime"].as_str().and_then(parse);
                     let timed_out = c["reason"] == TIMED_OUT
-                        || since.is_some_and(|t| t + Duration::from_secs(deadline.max(0) as u64) < now);
+                        || since
+                            .is_some_and(|t| t + Duration::from_secs(deadline.max(0) as u64) < now);
                     if timed_out {
-                        set(&mut status, PROGRESSING, "False", TIMED_OUT, &format!("ReplicaSet {rs_name:?} has timed out progressing."), &stamp);
+                        set(
+                            &mut status,
+                            PROGRESSING,
+                            "False",
+                            TIMED_OUT,
+                            &format!("ReplicaSet {rs_name:?} has timed out progressing."),
+                            &stamp,
+                        );
                     } else if let Some(t) = since {
                         let due = t + Duration::from_secs(deadline.max(0) as u64);
-                        requeue = Some(due.duration_since(now).unwrap_or_default() + Duration::from_secs(1));
+                        requeue = Some(
+                            due.duration_since(now).unwrap_or_default() + Duration::from_secs(1),
+                        );
                     }
                 }
             }
@@ -150,13 +190,20 @@ impl DeploymentController {
         let uid = podutil::uid(d).to_string();
         let result = self
             .api
-            .guaranteed_update(&desc, podutil::namespace(d), podutil::name(d), &opts, 0, |current| {
-                let mut next = current.clone();
-                if podutil::uid(current) == uid {
-                    next["status"] = status.clone();
-                }
-                Ok(next)
-            })
+            .guaranteed_update(
+                &desc,
+                podutil::namespace(d),
+                podutil::name(d),
+                &opts,
+                0,
+                |current| {
+                    let mut next = current.clone();
+                    if podutil::uid(current) == uid {
+                        next["status"] = status.clone();
+                    }
+                    Ok(next)
+                },
+            )
             .await;
         match result {
             Ok(_) | Err(ApiError::NotFound { .. }) => Ok(requeue),
@@ -166,8 +213,18 @@ impl DeploymentController {
 }
 
 fn status_equal(old: &Value, new: &Value) -> bool {
-    let fields = ["observedGeneration", "replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas", "collisionCount"];
-    fields.iter().all(|f| old[*f].as_i64().unwrap_or(0) == new[*f].as_i64().unwrap_or(0))
+    let fields = [
+        "observedGeneration",
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+        "collisionCount",
+    ];
+    fields
+        .iter()
+        .all(|f| old[*f].as_i64().unwrap_or(0) == new[*f].as_i64().unwrap_or(0))
         && old["conditions"].as_array().cloned().unwrap_or_default()
             == new["conditions"].as_array().cloned().unwrap_or_default()
 }

@@ -38,9 +38,11 @@ pub fn annotation_i64(obj: &Value, key: &str) -> Option<i64> {
     obj["metadata"]["annotations"][key].as_str()?.parse().ok()
 }
 
-/// A template with the pod-template-hash label removed, for comparisons.
+/// A template with the pod-template-hash label and null fields removed, for comparisons:
+/// a typed decode treats null as absent (kubectl sends `creationTimestamp: null` back).
 pub fn without_hash(template: &Value) -> Value {
     let mut t = template.clone();
+    strip_nulls(&mut t);
     if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
         labels.remove(HASH_LABEL);
         if labels.is_empty() {
@@ -51,6 +53,17 @@ pub fn without_hash(template: &Value) -> Value {
         t.as_object_mut().map(|m| m.remove("metadata"));
     }
     t
+}
+
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// `EqualIgnoreHash`: the templates are equal apart from the pod-template-hash label.
@@ -82,7 +95,12 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
 fn canonical(v: &Value, feed: &mut impl FnMut(&[u8])) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
+            // Null fields are absent fields, as for a typed template.
+            let mut keys: Vec<&String> = map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect();
             keys.sort();
             feed(b"{");
             for k in keys {
@@ -119,7 +137,10 @@ fn scaled(value: &Value, total: i64, round_up: bool) -> i64 {
 }
 
 pub fn is_rolling(d: &Value) -> bool {
-    d["spec"]["strategy"]["type"].as_str().unwrap_or("RollingUpdate") == "RollingUpdate"
+    d["spec"]["strategy"]["type"]
+        .as_str()
+        .unwrap_or("RollingUpdate")
+        == "RollingUpdate"
 }
 
 /// (maxSurge, maxUnavailable) resolved against the replica count; both zero means one may
@@ -176,9 +197,11 @@ pub fn created(rs: &Value) -> String {
 /// Oldest first, then by name, as `ReplicaSetsByCreationTimestamp`.
 pub fn sort_oldest_first(sets: &mut [Arc<Value>]) {
     sets.sort_by(|a, b| {
-        created(a)
-            .cmp(&created(b))
-            .then_with(|| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()))
+        created(a).cmp(&created(b)).then_with(|| {
+            a["metadata"]["name"]
+                .as_str()
+                .cmp(&b["metadata"]["name"].as_str())
+        })
     });
 }
 
@@ -189,12 +212,16 @@ mod tests {
 
     #[test]
     fn surge_and_unavailable_round_as_kube() {
-        let d = |surge: Value, unavailable: Value, replicas: i64| {
-            json!({"spec": {"replicas": replicas, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}})
-        };
-        assert_eq!(surge_and_unavailable(&d(json!("25%"), json!("25%"), 10)), (3, 2));
+        let d = |surge: Value, unavailable: Value, replicas: i64| json!({"spec": {"replicas": replicas, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}});
+        assert_eq!(
+            surge_and_unavailable(&d(json!("25%"), json!("25%"), 10)),
+            (3, 2)
+        );
         assert_eq!(surge_and_unavailable(&d(json!(0), json!(0), 3)), (0, 1));
-        assert_eq!(surge_and_unavailable(&json!({"spec": {"replicas": 3}})), (1, 0));
+        assert_eq!(
+            surge_and_unavailable(&json!({"spec": {"replicas": 3}})),
+            (1, 0)
+        );
         assert_eq!(max_unavailable(&d(json!(1), json!(5), 3)), 3);
     }
 
@@ -210,5 +237,7 @@ mod tests {
         let mut with_hash = a.clone();
         with_hash["metadata"]["labels"][HASH_LABEL] = json!("abc");
         assert!(equal_ignore_hash(&a, &with_hash));
+        with_hash["metadata"]["creationTimestamp"] = Value::Null;
+        assert!(equal_ignore_hash(&a, &with_hash), "null is absent");
     }
 }

@@ -95,9 +95,7 @@ impl Kubelet {
         let pod = change.object();
         if let Change::Deleted(p) = change {
             self.ipam.lock().release(p);
-            self.first_seen
-                .lock()
-                .remove(podutil::uid(p));
+            self.first_seen.lock().remove(podutil::uid(p));
             return;
         }
         let bound = pod["spec"]["nodeName"]
@@ -223,8 +221,12 @@ fn report_status(current: &Value, now: &str, ip: &str) -> Value {
     }
     let name = podutil::name(current).to_string();
     let status = &mut node["status"];
-    let default_capacity = json!({"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "20Gi"});
-    match (status["capacity"].is_object(), status["allocatable"].is_object()) {
+    let default_capacity =
+        json!({"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "20Gi"});
+    match (
+        status["capacity"].is_object(),
+        status["allocatable"].is_object(),
+    ) {
         (false, false) => {
             status["capacity"] = default_capacity.clone();
             status["allocatable"] = default_capacity;

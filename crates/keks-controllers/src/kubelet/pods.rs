@@ -35,9 +35,7 @@ impl Kubelet {
                 ..Default::default()
             };
             return match self.api.delete(&d, ns, name, &opts).await {
-                Ok(_) | Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) => {
-                    Ok(None)
-                }
+                Ok(_) | Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) => Ok(None),
                 Err(e) => Err(e.into()),
             };
         }
@@ -102,7 +100,9 @@ impl Kubelet {
             .api
             .guaranteed_update(&d, ns, name, &opts, 0, |current| {
                 let same_pod = podutil::uid(current) == uid;
-                if !same_pod || podutil::phase(current) != "Pending" || podutil::is_deleting(current)
+                if !same_pod
+                    || podutil::phase(current) != "Pending"
+                    || podutil::is_deleting(current)
                 {
                     wrote = false;
                     return Ok(current.clone());
@@ -111,15 +111,15 @@ impl Kubelet {
                 Ok(running_status(current, &host_ip, &pod_ip, &now))
             })
             .await;
-        if !wrote || result.is_err() {
-            if pod_ip != host_ip {
-                let unused = json!({"status": {"podIP": pod_ip}});
-                self.ipam.lock().release(&unused);
-            }
+        if (!wrote || result.is_err()) && pod_ip != host_ip {
+            let unused = json!({"status": {"podIP": pod_ip}});
+            self.ipam.lock().release(&unused);
         }
         match result {
             Ok(_) => Ok(None),
-            Err(ApiError::NotFound { .. }) => Ok(self.pods.get(key).map(|_| Duration::from_secs(1))),
+            Err(ApiError::NotFound { .. }) => {
+                Ok(self.pods.get(key).map(|_| Duration::from_secs(1)))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -199,6 +199,7 @@ fn running_status(current: &Value, host_ip: &str, pod_ip: &str, now: &str) -> Va
 }
 
 fn hash_name(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }

@@ -218,7 +218,10 @@ impl ReplicaSetController {
             })
             .await;
         match result {
-            Ok(p) if !adopt || podutil::controller_ref(&p).is_some_and(|r| r["uid"] == uid.as_str()) => {
+            Ok(p)
+                if !adopt
+                    || podutil::controller_ref(&p).is_some_and(|r| r["uid"] == uid.as_str()) =>
+            {
                 Ok(Some(p))
             }
             Ok(_) | Err(ApiError::NotFound { .. }) => Ok(None),
@@ -351,9 +354,15 @@ impl ReplicaSetController {
             "availableReplicas": available,
             "observedGeneration": rs["metadata"]["generation"].as_i64().unwrap_or(1),
         });
-        let changed = ["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"]
-            .iter()
-            .any(|f| rs["status"][*f].as_i64().unwrap_or(0) != status[*f].as_i64().unwrap_or(0));
+        let changed = [
+            "replicas",
+            "fullyLabeledReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "observedGeneration",
+        ]
+        .iter()
+        .any(|f| rs["status"][*f].as_i64().unwrap_or(0) != status[*f].as_i64().unwrap_or(0));
         if changed {
             let key = key_of(rs);
             let (ns, name) = split_key(&key);

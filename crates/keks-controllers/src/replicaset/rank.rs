@@ -36,7 +36,11 @@ pub fn pods_to_delete(mut pods: Vec<Arc<Value>>, n: usize) -> Vec<Arc<Value>> {
 
 /// `Less` when `a` should go before `b`.
 fn compare(a: &Value, b: &Value, rank_a: usize, rank_b: usize) -> Ordering {
-    let assigned = |p: &Value| p["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    let assigned = |p: &Value| {
+        p["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    };
     let phase = |p: &Value| match podutil::phase(p) {
         "Pending" => 0,
         "Unknown" => 1,
@@ -64,7 +68,12 @@ fn compare(a: &Value, b: &Value, rank_a: usize, rank_b: usize) -> Ordering {
             .filter_map(|s| s["restartCount"].as_i64())
             .sum()
     };
-    let created = |p: &Value| p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string();
+    let created = |p: &Value| {
+        p["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     assigned(a)
         .cmp(&assigned(b))
         .then(phase(a).cmp(&phase(b)))
@@ -105,7 +114,13 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            ["unscheduled", "pending", "not-ready", "running-new", "running-old"]
+            [
+                "unscheduled",
+                "pending",
+                "not-ready",
+                "running-new",
+                "running-old"
+            ]
         );
     }
 

@@ -381,10 +381,13 @@ impl Cache {
     /// Adds or updates a node; returns whether anything that affects scheduling changed.
     pub fn set_node(&mut self, node: &Value) -> bool {
         let name = node["metadata"]["name"].as_str().unwrap_or_default();
-        let info = self.nodes.entry(name.to_string()).or_insert_with(|| NodeInfo {
-            name: name.to_string(),
-            ..Default::default()
-        });
+        let info = self
+            .nodes
+            .entry(name.to_string())
+            .or_insert_with(|| NodeInfo {
+                name: name.to_string(),
+                ..Default::default()
+            });
         info.set_node(node)
     }
 
@@ -417,10 +420,13 @@ impl Cache {
             }
         }
         self.remove_pod(pod_key);
-        let info = self.nodes.entry(node.to_string()).or_insert_with(|| NodeInfo {
-            name: node.to_string(),
-            ..Default::default()
-        });
+        let info = self
+            .nodes
+            .entry(node.to_string())
+            .or_insert_with(|| NodeInfo {
+                name: node.to_string(),
+                ..Default::default()
+            });
         info.add_pod(&pod);
         self.placed.insert(
             pod_key.to_string(),

@@ -117,8 +117,12 @@ fn requirement_matches(expr: &Value, labels: &BTreeMap<String, String>) -> bool 
         "NotIn" => have.is_none_or(|v| !values.contains(&v.as_str())),
         "Exists" => have.is_some(),
         "DoesNotExist" => have.is_none(),
-        "Gt" => matches!((have.and_then(|v| number(v)), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a > b),
-        "Lt" => matches!((have.and_then(|v| number(v)), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a < b),
+        "Gt" => {
+            matches!((have.and_then(|v| number(v)), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a > b)
+        }
+        "Lt" => {
+            matches!((have.and_then(|v| number(v)), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a < b)
+        }
         _ => false,
     }
 }
@@ -259,19 +263,24 @@ mod tests {
     #[test]
     fn resources_are_counted_against_allocatable() {
         let mut c = cache(&[node("a", "2", "4Gi", json!({}))]);
-        let big = pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}}}]}));
+        let big = pod(
+            json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}}}]}),
+        );
         assert!(check(&c.nodes["a"], &big).is_ok());
         c.place("ns/p1", "a", big.clone(), true);
         let f = check(&c.nodes["a"], &big).unwrap_err();
         assert_eq!(f.reasons, vec!["Insufficient cpu"]);
         assert!(f.resolvable);
         // Limits alone count as requests; init containers count by their maximum.
-        let by_limit = pod(json!({"containers": [{"name": "c", "resources": {"limits": {"memory": "5Gi"}}}]}));
+        let by_limit =
+            pod(json!({"containers": [{"name": "c", "resources": {"limits": {"memory": "5Gi"}}}]}));
         assert_eq!(
             check(&c.nodes["a"], &by_limit).unwrap_err().reasons,
             vec!["Insufficient memory"]
         );
-        let init = pod(json!({"containers": [{"name": "c"}], "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "1"}}}]}));
+        let init = pod(
+            json!({"containers": [{"name": "c"}], "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "1"}}}]}),
+        );
         assert_eq!(init.requests.milli_cpu, 1000);
         c.remove_pod("ns/p1");
         assert_eq!(c.nodes["a"].requested.milli_cpu, 0);
@@ -290,7 +299,12 @@ mod tests {
             check(&c.nodes["a"], &gpu).unwrap_err().reasons,
             vec!["Insufficient nvidia.com/gpu"]
         );
-        c.place("ns/x", "a", pod(json!({"containers": [{"name": "c"}]})), false);
+        c.place(
+            "ns/x",
+            "a",
+            pod(json!({"containers": [{"name": "c"}]})),
+            false,
+        );
         let small = pod(json!({"containers": [{"name": "c"}]}));
         assert_eq!(
             check(&c.nodes["a"], &small).unwrap_err().reasons,
@@ -322,28 +336,43 @@ mod tests {
             {"key": "node.kubernetes.io/unschedulable", "operator": "Exists"}]}));
         assert!(check(&c.nodes["infra"], &tolerant).is_ok());
         assert!(check(&c.nodes["c"], &tolerant).is_ok());
-        let everything = pod(json!({"containers": [{"name": "c"}], "tolerations": [{"operator": "Exists"}]}));
+        let everything =
+            pod(json!({"containers": [{"name": "c"}], "tolerations": [{"operator": "Exists"}]}));
         assert!(check(&c.nodes["infra"], &everything).is_ok());
     }
 
     #[test]
     fn node_selector_and_required_affinity() {
         let c = cache(&[
-            node("a", "4", "8Gi", json!({"labels": {"zone": "a", "gen": "5"}})),
-            node("b", "4", "8Gi", json!({"labels": {"zone": "b", "gen": "7"}})),
+            node(
+                "a",
+                "4",
+                "8Gi",
+                json!({"labels": {"zone": "a", "gen": "5"}}),
+            ),
+            node(
+                "b",
+                "4",
+                "8Gi",
+                json!({"labels": {"zone": "b", "gen": "7"}}),
+            ),
         ]);
         let sel = pod(json!({"containers": [{"name": "c"}], "nodeSelector": {"zone": "b"}}));
         assert!(check(&c.nodes["a"], &sel).is_err());
         assert!(check(&c.nodes["b"], &sel).is_ok());
-        let aff = pod(json!({"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
+        let aff = pod(
+            json!({"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["6"]}]},
-                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}));
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}),
+        );
         assert!(check(&c.nodes["a"], &aff).is_ok());
         assert!(check(&c.nodes["b"], &aff).is_ok());
-        let none = pod(json!({"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
+        let none = pod(
+            json!({"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a", "b"]}]}]}}}}));
+                {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a", "b"]}]}]}}}}),
+        );
         assert_eq!(
             check(&c.nodes["a"], &none).unwrap_err().reasons,
             vec![ERR_AFFINITY]
@@ -361,7 +390,9 @@ mod tests {
             check(&c.nodes["a"], &web).unwrap_err().reasons,
             vec![ERR_PORTS]
         );
-        let udp = pod(json!({"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}]}]}));
+        let udp = pod(
+            json!({"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}]}]}),
+        );
         assert!(check(&c.nodes["a"], &udp).is_ok());
     }
 
@@ -377,15 +408,16 @@ mod tests {
                 json!({"spec": {"taints": [{"key": "node-role", "value": "infra", "effect": "NoSchedule"}]}}),
             ),
         ]);
-        let huge = pod(
-            json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64"}}}]}),
-        );
+        let huge =
+            pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64"}}}]}));
         let f = failures(&c, &huge);
         assert_eq!(
             fit_error_message(c.node_count(), &f, &huge),
             "0/3 nodes are available: 1 node(s) had untolerated taint {node-role: infra}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod."
         );
-        let both = pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64", "memory": "1Ti"}}}], "tolerations": [{"operator": "Exists"}]}));
+        let both = pod(
+            json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64", "memory": "1Ti"}}}], "tolerations": [{"operator": "Exists"}]}),
+        );
         let f = failures(&c, &both);
         assert_eq!(
             fit_error_message(3, &f, &both),

@@ -149,15 +149,19 @@ mod tests {
     fn the_emptier_node_wins_and_preferences_count() {
         let mut c = Cache::default();
         for (name, zone) in [("a", "x"), ("b", "y")] {
-            c.set_node(&json!({"metadata": {"name": name, "labels": {"zone": zone}}, "spec": {},
-                "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}));
+            c.set_node(
+                &json!({"metadata": {"name": name, "labels": {"zone": zone}}, "spec": {},
+                "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}),
+            );
         }
         let pod = PodInfo::parse(&json!({"spec": {"containers": [{"name": "c"}]}}));
         c.place("ns/p", "a", pod.clone(), false);
         let feasible: Vec<&NodeInfo> = c.nodes.values().collect();
         assert_eq!(select(&feasible, &pod).unwrap().name, "b");
-        let prefers_a = PodInfo::parse(&json!({"spec": {"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}}]}}}}));
+        let prefers_a = PodInfo::parse(
+            &json!({"spec": {"containers": [{"name": "c"}], "affinity": {"nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}}]}}}}),
+        );
         assert_eq!(select(&feasible, &prefers_a).unwrap().name, "a");
     }
 
@@ -168,8 +172,10 @@ mod tests {
             c.set_node(&json!({"metadata": {"name": name}, "spec": {},
                 "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110"}}}));
         }
-        let pod = PodInfo::parse(&json!({"metadata": {"ownerReferences": [{"uid": "rs-1", "controller": true}]},
-            "spec": {"containers": [{"name": "c"}]}}));
+        let pod = PodInfo::parse(
+            &json!({"metadata": {"ownerReferences": [{"uid": "rs-1", "controller": true}]},
+            "spec": {"containers": [{"name": "c"}]}}),
+        );
         let mut placed = Vec::new();
         for i in 0..3 {
             let name = {
