@@ -55,6 +55,20 @@ spec:
       requests: {cpu: "64"}
 "#;
 
+const MANUAL_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: manual
+spec:
+  schedulerName: my-scheduler
+  containers:
+  - name: app
+    image: nginx:1.25
+"#;
+
+const BINDING: &str = r#"{"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "manual"}, "target": {"apiVersion": "v1", "kind": "Node", "name": "small-1"}}"#;
+
 fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < timeout {

@@ -42,12 +42,15 @@ pub fn check(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
 }
 
 fn node_unschedulable(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
+    if !node.unschedulable {
+        return Ok(());
+    }
     let taint = Taint {
         key: "node.kubernetes.io/unschedulable".into(),
         value: String::new(),
         effect: "NoSchedule".into(),
     };
-    if node.unschedulable && !tolerated(&pod.tolerations, &taint) {
+    if !tolerated(&pod.tolerations, &taint) {
         return Err(Failure::unresolvable(ERR_UNSCHEDULABLE));
     }
     Ok(())

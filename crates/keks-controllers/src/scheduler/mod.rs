@@ -10,6 +10,7 @@ pub mod filters;
 pub mod score;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct Scheduler {
     /// Pods that fit nowhere, with their number of failed attempts.
     unschedulable: Mutex<HashMap<String, u32>>,
     recorder: Arc<Recorder>,
+    /// Where the next decision starts looking at nodes.
+    next_start: AtomicUsize,
 }
 
 /// Whether the default scheduler should place this pod.
@@ -58,6 +61,58 @@ pub fn needs_scheduling(pod: &Value) -> bool {
             .is_none_or(|g| g.is_empty())
 }
 
+/// How many feasible nodes to find before scoring, as kube-scheduler's adaptive
+/// `percentageOfNodesToScore`: all of them below 100 nodes, else 50 % minus 1 % per 125
+/// nodes (at least 5 %), and never fewer than 100.
+pub fn feasible_nodes_to_find(nodes: usize) -> usize {
+    if nodes < 100 {
+        return nodes;
+    }
+    let percentage = 50usize.saturating_sub(nodes / 125).max(5);
+    (nodes * percentage / 100).max(100)
+}
+
+/// One scheduling decision, looking at nodes from index `start` on (kube-scheduler rotates
+/// the start so every node gets its turn): the best feasible node, or the FailedScheduling
+/// message; and how many nodes were looked at.
+pub fn decide(cache: &Cache, pod: &PodInfo, start: usize) -> (Result<String, String>, usize) {
+    let total = cache.nodes.len();
+    let start = if total == 0 { 0 } else { start % total };
+    let wanted = feasible_nodes_to_find(cache.node_count());
+    let mut feasible = Vec::with_capacity(wanted.min(total));
+    let mut failures = Vec::new();
+    let mut looked = 0;
+    let rotated = cache
+        .nodes
+        .values()
+        .skip(start)
+        .chain(cache.nodes.values().take(start));
+    for node in rotated {
+        looked += 1;
+        if !node.exists {
+            continue;
+        }
+        match filters::check(node, pod) {
+            Ok(()) => {
+                feasible.push(node);
+                if feasible.len() >= wanted {
+                    break;
+                }
+            }
+            Err(f) => failures.push(f),
+        }
+    }
+    let decision = match score::select(&feasible, pod) {
+        Some(node) => Ok(node.name.clone()),
+        None => Err(filters::fit_error_message(
+            cache.node_count(),
+            &failures,
+            pod,
+        )),
+    };
+    (decision, looked)
+}
+
 impl Scheduler {
     pub fn start(api: &Arc<ClusterApi>, pods: &Arc<Informer>, nodes: &Arc<Informer>) {
         let me = Arc::new(Self {
@@ -67,6 +122,7 @@ impl Scheduler {
             queue: WorkQueue::new("scheduler", api.clock.clone(), cluster_spawner(api)),
             unschedulable: Mutex::default(),
             recorder: Recorder::new(api.clone(), SCHEDULER_NAME),
+            next_start: AtomicUsize::new(0),
         });
         let s = me.clone();
         pods.on_change(move |c| s.on_pod(c));
@@ -170,25 +226,10 @@ impl Scheduler {
             return Ok(None);
         }
         let info = PodInfo::parse(&pod);
-        let decision = {
-            let cache = self.cache.lock();
-            let mut feasible = Vec::new();
-            let mut failures = Vec::new();
-            for node in cache.nodes.values().filter(|n| n.exists) {
-                match filters::check(node, &info) {
-                    Ok(()) => feasible.push(node),
-                    Err(f) => failures.push(f),
-                }
-            }
-            match score::select(&feasible, &info) {
-                Some(node) => Ok(node.name.clone()),
-                None => Err(filters::fit_error_message(
-                    cache.node_count(),
-                    &failures,
-                    &info,
-                )),
-            }
-        };
+        let start = self.next_start.load(Ordering::Relaxed);
+        let (decision, looked) = decide(&self.cache.lock(), &info, start);
+        self.next_start
+            .store(start.wrapping_add(looked), Ordering::Relaxed);
         match decision {
             Ok(node) => {
                 self.cache.lock().place(key, &node, info, true);

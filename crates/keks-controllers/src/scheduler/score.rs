@@ -187,4 +187,14 @@ mod tests {
         }
         assert_eq!(placed, ["large", "small", "large"]);
     }
+
+    #[test]
+    fn large_clusters_score_a_share_of_the_nodes() {
+        use super::super::feasible_nodes_to_find;
+        assert_eq!(feasible_nodes_to_find(3), 3);
+        assert_eq!(feasible_nodes_to_find(100), 100);
+        assert_eq!(feasible_nodes_to_find(1000), 420);
+        assert_eq!(feasible_nodes_to_find(5000), 500);
+        assert_eq!(feasible_nodes_to_find(50_000), 2500);
+    }
 }
