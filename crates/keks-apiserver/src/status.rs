@@ -108,6 +108,10 @@ pub enum ApiError {
     #[error("Internal error occurred: {0}")]
     Internal(String),
 
+    /// 429: e.g. an eviction a PodDisruptionBudget does not allow; `causes` go to details.
+    #[error("{message}")]
+    TooManyRequests { message: String, causes: Vec<Value> },
+
     #[error("{0}")]
     ServiceUnavailable(String),
 }
@@ -172,6 +176,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => 415,
             Self::RequestEntityTooLarge(_) => 413,
             Self::Internal(_) => 500,
+            Self::TooManyRequests { .. } => 429,
             Self::ServiceUnavailable(_) => 503,
         }
     }
@@ -193,6 +198,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
             Self::Internal(_) => "InternalError",
+            Self::TooManyRequests { .. } => "TooManyRequests",
             Self::ServiceUnavailable(_) => "ServiceUnavailable",
         }
     }
@@ -226,6 +232,9 @@ impl ApiError {
                 Some(d)
             }
             Self::Internal(message) => Some(json!({"causes": [{"message": message}]})),
+            Self::TooManyRequests { causes, .. } if !causes.is_empty() => {
+                Some(json!({"causes": causes}))
+            }
             _ => None,
         };
         if let Some(details) = details {

@@ -3,6 +3,7 @@
 //! controllers (ReplicaSet, Deployment) — all in-process over the cluster's `ClusterApi`.
 
 pub mod deployment;
+pub mod disruption;
 pub mod events;
 pub mod expectations;
 pub mod informer;
@@ -60,14 +61,14 @@ pub struct Informers {
     pub nodes: Arc<Informer>,
     pub replicasets: Arc<Informer>,
     pub deployments: Arc<Informer>,
+    pub budgets: Arc<Informer>,
 }
 
 impl Informers {
     fn new(api: &Arc<ClusterApi>) -> Self {
         use informer::{by_controller_uid, by_namespace, by_node, by_uid};
         let make = |g: &str, p: &str, idx: Vec<(&'static str, informer::IndexFn)>| {
-            let version = "v1";
-            Informer::new(api.clone(), g, version, p, idx).expect("built-in resource")
+            Informer::new(api.clone(), g, "v1", p, idx).expect("built-in resource")
         };
         Self {
             pods: make(
@@ -94,6 +95,11 @@ impl Informers {
                 "deployments",
                 vec![("namespace", by_namespace), ("uid", by_uid)],
             ),
+            budgets: make(
+                "policy",
+                "poddisruptionbudgets",
+                vec![("namespace", by_namespace)],
+            ),
         }
     }
 
@@ -103,6 +109,7 @@ impl Informers {
             &self.nodes,
             &self.replicasets,
             &self.deployments,
+            &self.budgets,
         ] {
             i.start();
         }
@@ -130,6 +137,7 @@ impl ClusterAddon for Controllers {
         kubelet::Kubelet::start(&api, &informers, &self.config);
         replicaset::ReplicaSetController::start(&api, &informers, &self.config);
         deployment::DeploymentController::start(&api, &informers, &self.config);
+        disruption::DisruptionController::start(&api, &informers);
         informers.start();
     }
 }

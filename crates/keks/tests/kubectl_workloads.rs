@@ -272,3 +272,89 @@ fn a_scaled_deployment_converges_across_restarts_and_kill_9() {
     assert_eq!(d["status"]["availableReplicas"], 50);
     drop(keks);
 }
+
+const BUDGET: &str = r#"
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: db
+spec:
+  minAvailable: 2
+  selector:
+    matchLabels: {app: db}
+"#;
+
+#[test]
+fn drain_evicts_within_disruption_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = keks.dev_cluster("drain");
+    c.ok_stdin(&["create", "-f", "-"], NODES);
+    c.ok(&[
+        "create",
+        "deployment",
+        "db",
+        "--image=postgres:16",
+        "--replicas=2",
+    ]);
+    c.ok(&["rollout", "status", "deployment/db", "--timeout=60s"]);
+    let on_small = |c: &DevCluster| {
+        pods_of(c, "app=db")
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == "small-1")
+            .count()
+    };
+    assert_eq!(on_small(&c), 1, "one replica per untainted node");
+    c.ok_stdin(&["create", "-f", "-"], BUDGET);
+    wait_for("the budget's status", Duration::from_secs(20), || {
+        let pdb = c.get_json(&["pdb", "db"]);
+        pdb["status"]["currentHealthy"] == 2 && pdb["status"]["expectedPods"] == 2
+    });
+    assert_eq!(
+        c.get_json(&["pdb", "db"])["status"]["disruptionsAllowed"],
+        0
+    );
+
+    // The budget allows no disruption: drain cordons, then cannot evict.
+    let refused = c.kubectl(&["drain", "small-1", "--ignore-daemonsets", "--timeout=3s"]);
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .stderr
+            .contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{}",
+        refused.stderr
+    );
+    assert!(c
+        .ok(&["get", "node", "small-1"])
+        .contains("SchedulingDisabled"));
+    assert_eq!(on_small(&c), 1);
+
+    // With room in the budget the pod is evicted and replaced on another node.
+    c.ok(&[
+        "patch",
+        "pdb",
+        "db",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":1}}"#,
+    ]);
+    wait_for("a disruption allowed", Duration::from_secs(20), || {
+        c.get_json(&["pdb", "db"])["status"]["disruptionsAllowed"] == 1
+    });
+    c.ok(&["drain", "small-1", "--ignore-daemonsets", "--timeout=60s"]);
+    assert_eq!(on_small(&c), 0);
+    c.ok(&["rollout", "status", "deployment/db", "--timeout=60s"]);
+    wait_for(
+        "two db pods running elsewhere",
+        Duration::from_secs(30),
+        || {
+            let pods = pods_of(&c, "app=db");
+            running(&pods) == 2 && pods.iter().all(|p| p["spec"]["nodeName"] == "large-1")
+        },
+    );
+    c.ok(&["uncordon", "small-1"]);
+    assert!(!c
+        .ok(&["get", "node", "small-1"])
+        .contains("SchedulingDisabled"));
+}

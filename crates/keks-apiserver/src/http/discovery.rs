@@ -149,7 +149,19 @@ fn resource_list<'a>(
                 "ephemeralcontainers" => (&d.kind, vec!["get", "patch", "update"]),
                 _ => (&d.kind, vec!["get"]),
             };
-            out.push(json!({"name": format!("{}/{sub}", d.plural), "singularName": "", "namespaced": d.namespaced(), "kind": kind, "verbs": verbs}));
+            let mut entry = json!({"name": format!("{}/{sub}", d.plural), "singularName": "", "namespaced": d.namespaced(), "kind": kind, "verbs": verbs});
+            // Subresources of another group's kind say which (kubectl drain finds the
+            // Eviction API this way, and deletes pods instead when it is missing).
+            let other = match sub.as_str() {
+                "eviction" => Some(("policy", "v1")),
+                "scale" => Some(("autoscaling", "v1")),
+                _ => None,
+            };
+            if let Some((group, version)) = other {
+                entry["group"] = json!(group);
+                entry["version"] = json!(version);
+            }
+            out.push(entry);
         }
     }
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": out})

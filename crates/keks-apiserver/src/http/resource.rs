@@ -166,6 +166,12 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
                 .await?;
             Ok(body::json(StatusCode::CREATED, &success_status(None)))
         }
+        ("create", "eviction") => {
+            let eviction = read_object(&ctx, body).await?;
+            api.evict_pod(&ns, &info.name, &eviction, write.dry_run)
+                .await?;
+            Ok(body::json(StatusCode::CREATED, &success_status(None)))
+        }
         ("delete", "") => {
             let opts = delete_options(&ctx, body).await?;
             let outcome = api.delete(&d, &ns, &info.name, &opts).await?;

@@ -6,6 +6,7 @@
 mod binding;
 mod create;
 mod delete;
+mod eviction;
 mod finalizers;
 pub mod meta;
 mod object;
