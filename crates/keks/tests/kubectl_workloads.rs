@@ -108,6 +108,29 @@ fn deployments_roll_out_onto_simulated_nodes() {
     let lease = c.get_json(&["-n", "kube-node-lease", "lease", "small-1"]);
     assert_eq!(lease["spec"]["holderIdentity"], "small-1");
 
+    // Another scheduler's pod is left alone; binding it by hand runs it.
+    c.ok_stdin(&["create", "-f", "-"], MANUAL_POD);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(c.get_json(&["pod", "manual"])["spec"]["nodeName"].is_null());
+    // kubectl's --raw paths are from the server's root: the cluster's prefix is part of it.
+    let path = format!(
+        "/clusters/{}/api/v1/namespaces/default/pods/manual/binding",
+        c.name
+    );
+    c.ok_stdin(&["create", "--raw", &path, "-f", "-"], BINDING);
+    wait_for("manual pod running", Duration::from_secs(20), || {
+        let pod = c.get_json(&["pod", "manual"]);
+        pod["spec"]["nodeName"] == "small-1" && pod["status"]["phase"] == "Running"
+    });
+    let again = c.kubectl_with_stdin(&["create", "--raw", &path, "-f", "-"], Some(BINDING));
+    assert!(!again.ok);
+    assert!(
+        again.stderr.contains("already assigned to node"),
+        "{}",
+        again.stderr
+    );
+    c.ok(&["delete", "pod", "manual", "--timeout=30s"]);
+
     c.ok(&[
         "create",
         "deployment",
