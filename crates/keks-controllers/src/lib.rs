@@ -2,6 +2,7 @@
 //! informers and work queues, the scheduler, the simulated kubelet, and the workload
 //! controllers (ReplicaSet, Deployment) — all in-process over the cluster's `ClusterApi`.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod events;
@@ -62,6 +63,7 @@ pub struct Informers {
     pub replicasets: Arc<Informer>,
     pub deployments: Arc<Informer>,
     pub budgets: Arc<Informer>,
+    pub daemonsets: Arc<Informer>,
 }
 
 impl Informers {
@@ -95,6 +97,7 @@ impl Informers {
                 "deployments",
                 vec![("namespace", by_namespace), ("uid", by_uid)],
             ),
+            daemonsets: make("apps", "daemonsets", vec![]),
             budgets: make(
                 "policy",
                 "poddisruptionbudgets",
@@ -110,6 +113,7 @@ impl Informers {
             &self.replicasets,
             &self.deployments,
             &self.budgets,
+            &self.daemonsets,
         ] {
             i.start();
         }
@@ -138,6 +142,7 @@ impl ClusterAddon for Controllers {
         replicaset::ReplicaSetController::start(&api, &informers, &self.config);
         deployment::DeploymentController::start(&api, &informers, &self.config);
         disruption::DisruptionController::start(&api, &informers);
+        daemonset::DaemonSetController::start(&api, &informers, &self.config);
         informers.start();
     }
 }

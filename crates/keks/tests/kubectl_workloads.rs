@@ -296,6 +296,23 @@ fn a_scaled_deployment_converges_across_restarts_and_kill_9() {
     drop(keks);
 }
 
+const AGENT: &str = r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+      - name: agent
+        image: fluent-bit:3.0
+"#;
+
 const BUDGET: &str = r#"
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -328,6 +345,31 @@ fn drain_evicts_within_disruption_budgets() {
             .count()
     };
     assert_eq!(on_small(&c), 1, "one replica per untainted node");
+    // A DaemonSet runs one pod on every node whose taints it tolerates, and rolls.
+    c.ok_stdin(&["create", "-f", "-"], AGENT);
+    c.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
+    let agents = pods_of(&c, "app=agent");
+    let mut agent_nodes: Vec<&str> = agents
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap())
+        .collect();
+    agent_nodes.sort();
+    assert_eq!(
+        agent_nodes,
+        ["large-1", "small-1"],
+        "not on the tainted node"
+    );
+    c.ok(&["set", "image", "daemonset/agent", "agent=fluent-bit:3.1"]);
+    c.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
+    wait_for("agents updated", Duration::from_secs(30), || {
+        let agents = pods_of(&c, "app=agent");
+        agents.len() == 2
+            && running(&agents) == 2
+            && agents
+                .iter()
+                .all(|p| p["spec"]["containers"][0]["image"] == "fluent-bit:3.1")
+    });
+
     c.ok_stdin(&["create", "-f", "-"], BUDGET);
     wait_for("the budget's status", Duration::from_secs(20), || {
         let pdb = c.get_json(&["pdb", "db"]);
@@ -375,6 +417,14 @@ fn drain_evicts_within_disruption_budgets() {
             let pods = pods_of(&c, "app=db");
             running(&pods) == 2 && pods.iter().all(|p| p["spec"]["nodeName"] == "large-1")
         },
+    );
+    assert_eq!(
+        pods_of(&c, "app=agent")
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == "small-1")
+            .count(),
+        1,
+        "drain leaves daemon pods"
     );
     c.ok(&["uncordon", "small-1"]);
     assert!(!c

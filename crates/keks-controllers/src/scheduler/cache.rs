@@ -271,6 +271,19 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// A node's summary with no pods counted (for checks other than resources).
+    pub fn from_node(node: &Value) -> Self {
+        let mut info = NodeInfo {
+            name: node["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            ..Default::default()
+        };
+        info.set_node(node);
+        info
+    }
+
     /// Whether the scheduling-relevant parts of the node differ from `node`'s.
     fn set_node(&mut self, node: &Value) -> bool {
         let status = &node["status"];

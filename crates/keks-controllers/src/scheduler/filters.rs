@@ -56,7 +56,7 @@ fn node_unschedulable(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
     Ok(())
 }
 
-fn taint_toleration(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
+pub fn taint_toleration(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
     let untolerated = node.taints.iter().find(|t| {
         (t.effect == "NoSchedule" || t.effect == "NoExecute") && !tolerated(&pod.tolerations, t)
     });
@@ -69,7 +69,7 @@ fn taint_toleration(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
     }
 }
 
-fn node_affinity(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
+pub fn node_affinity(node: &NodeInfo, pod: &PodInfo) -> Result<(), Failure> {
     let selector_ok = pod
         .node_selector
         .iter()
