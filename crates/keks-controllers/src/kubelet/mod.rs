@@ -38,6 +38,8 @@ pub struct Kubelet {
     ipam: Mutex<ipam::Ipam>,
     /// When each bound pod (by uid) was first seen, for the startup delay.
     first_seen: Mutex<HashMap<String, Instant>>,
+    /// When each pod (by uid) was first seen bound to a node that does not exist.
+    orphaned_since: Mutex<HashMap<String, Instant>>,
 }
 
 impl Kubelet {
@@ -51,6 +53,7 @@ impl Kubelet {
             pod_queue: WorkQueue::new("kubelet-pods", api.clock.clone(), cluster_spawner(api)),
             ipam: Mutex::default(),
             first_seen: Mutex::default(),
+            orphaned_since: Mutex::default(),
         });
         let k = me.clone();
         informers.nodes.on_change(move |c| k.on_node(c));
@@ -87,6 +90,13 @@ impl Kubelet {
             Change::Updated { new, .. } if status_incomplete(new) => {
                 self.node_queue.add(key_of(new));
             }
+            // Its pods are orphans now (see `pods.rs`).
+            Change::Deleted(n) => {
+                let name = n["metadata"]["name"].as_str().unwrap_or_default();
+                for pod in self.pods.by_index("node", name) {
+                    self.pod_queue.add(key_of(&pod));
+                }
+            }
             _ => {}
         }
     }
@@ -96,6 +106,7 @@ impl Kubelet {
         if let Change::Deleted(p) = change {
             self.ipam.lock().release(p);
             self.first_seen.lock().remove(podutil::uid(p));
+            self.orphaned_since.lock().remove(podutil::uid(p));
             return;
         }
         let bound = pod["spec"]["nodeName"]

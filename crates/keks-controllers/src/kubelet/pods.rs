@@ -2,7 +2,8 @@
 //! startup delay, with the status a kubelet writes (IPs, start time, container statuses,
 //! the five pod conditions); a pod being deleted is "stopped" and removed with the final
 //! delete a kubelet makes (grace period 0, uid precondition). Pods bound to a node that does
-//! not exist are left to wait for it, as a real pod would wait for its kubelet.
+//! not exist are removed as PodGC removes orphans: after a 40 s quarantine (the node may be
+//! about to appear), marked Failed and deleted with grace period 0.
 
 use std::time::Duration;
 
@@ -16,7 +17,62 @@ use crate::informer::split_key;
 use crate::podutil;
 use crate::queue::ReconcileResult;
 
+/// PodGC's quarantine before a pod of a missing node is removed.
+const ORPHAN_QUARANTINE: Duration = Duration::from_secs(40);
+
 impl Kubelet {
+    /// A pod bound to a node that does not exist: wait out the quarantine, then mark it
+    /// Failed (DisruptionTarget, DeletionByPodGC) and delete it with grace period 0.
+    async fn collect_orphan(&self, key: &str, pod: &Value) -> ReconcileResult {
+        let now = self.api.clock.now();
+        let since = *self
+            .orphaned_since
+            .lock()
+            .entry(podutil::uid(pod).to_string())
+            .or_insert(now);
+        let due = since + ORPHAN_QUARANTINE;
+        if now < due {
+            return Ok(Some(due.saturating_duration_since(now)));
+        }
+        let (ns, name) = split_key(key);
+        let d = self.pods.descriptor().clone();
+        let stamp = timestamp(self.api.clock.wall());
+        let uid = podutil::uid(pod).to_string();
+        let opts = UpdateOptions {
+            subresource: Subresource::Status,
+            ..Default::default()
+        };
+        let marked = self
+            .api
+            .guaranteed_update(&d, ns, name, &opts, 0, |current| {
+                let mut p = current.clone();
+                if podutil::uid(current) == uid && podutil::phase(current) != "Succeeded" {
+                    p["status"]["phase"] = json!("Failed");
+                    podutil::set_condition(
+                        &mut p,
+                        json!({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC", "message": "PodGC: node no longer exists"}),
+                        &stamp,
+                    );
+                }
+                Ok(p)
+            })
+            .await;
+        match marked {
+            Ok(_) => {}
+            Err(ApiError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let delete = DeleteOptions {
+            grace_period_seconds: Some(0),
+            precondition_uid: Some(uid),
+            ..Default::default()
+        };
+        match self.api.delete(&d, ns, name, &delete).await {
+            Ok(_) | Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub(super) async fn sync_pod(&self, key: &str) -> ReconcileResult {
         let Some(pod) = self.pods.get(key) else {
             return Ok(None);
@@ -27,6 +83,10 @@ impl Kubelet {
         }
         let (ns, name) = split_key(key);
         let d = self.pods.descriptor().clone();
+        if self.nodes.get(node_name).is_none() {
+            return self.collect_orphan(key, &pod).await;
+        }
+        self.orphaned_since.lock().remove(podutil::uid(&pod));
         if podutil::is_deleting(&pod) {
             // The containers are stopped at once; the kubelet's final delete follows.
             let opts = DeleteOptions {
@@ -40,7 +100,7 @@ impl Kubelet {
             };
         }
         let Some(node) = self.nodes.get(node_name) else {
-            return Ok(None); // picked up when the node appears
+            return Ok(None); // gone meanwhile: the next look collects the pod
         };
         if podutil::phase(&pod) != "Pending" {
             self.ipam.lock().reserve(&pod);
