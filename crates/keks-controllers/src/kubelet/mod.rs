@@ -112,7 +112,12 @@ impl Kubelet {
         let bound = pod["spec"]["nodeName"]
             .as_str()
             .is_some_and(|n| !n.is_empty());
-        if bound && (podutil::phase(pod) == "Pending" || podutil::is_deleting(pod)) {
+        let node_missing = bound
+            && pod["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| self.nodes.get(n).is_none());
+        if bound && (podutil::phase(pod) == "Pending" || podutil::is_deleting(pod) || node_missing)
+        {
             self.pod_queue.add(key_of(pod));
         }
     }
