@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use keks_core::{Instant, SharedClock};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -196,7 +197,13 @@ pub fn run_workers<F, Fut>(
             loop {
                 let key = queue.get().await;
                 let span = tracing::debug_span!("reconcile", controller = queue.name(), %key);
-                let result = reconcile(key.clone()).instrument(span).await;
+                // A panic in one reconcile must not take the worker down with it.
+                let result = std::panic::AssertUnwindSafe(reconcile(key.clone()).instrument(span))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(crate::ControllerError::Invalid("reconcile panicked".into()))
+                    });
                 match result {
                     Ok(requeue) => {
                         queue.forget(&key);

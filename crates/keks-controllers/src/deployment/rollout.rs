@@ -33,7 +33,9 @@ pub fn new_rs_replicas(d: &Value, all: &Sets, new_rs: Option<&Arc<Value>>) -> i6
 impl DeploymentController {
     pub(super) async fn rollout_rolling(&self, d: &Value, sets: Sets) -> ReconcileResult {
         let (new_rs, old) = self.new_and_old(d, &sets, true).await?;
-        let new_rs = new_rs.expect("created when missing");
+        let Some(new_rs) = new_rs else {
+            return Err(gone());
+        };
         let mut all: Sets = old.clone();
         all.push(new_rs.clone());
         // Scale up the new ReplicaSet.
@@ -146,7 +148,7 @@ impl DeploymentController {
             Some(rs) => (rs, old),
             None => {
                 let (n, o) = self.new_and_old(d, &sets, true).await?;
-                (n.expect("created when missing"), o)
+                (n.ok_or_else(gone)?, o)
             }
         };
         let new_rs = self.scale_rs(d, &new_rs, replicas(d)).await?;
@@ -263,6 +265,11 @@ impl DeploymentController {
         }
         Ok(all)
     }
+}
+
+/// The new ReplicaSet went away while this sync ran: the next one starts over.
+fn gone() -> ControllerError {
+    ControllerError::Invalid("the new ReplicaSet was deleted during the sync".into())
 }
 
 /// `GetProportion`: this ReplicaSet's share of the replicas to add (or remove).
