@@ -120,6 +120,9 @@ pub enum ApiError {
     /// (server-side apply's "failed to create typed patch object ...").
     #[error("{0}")]
     Unclassified(String),
+    /// 429: e.g. an eviction a PodDisruptionBudget does not allow; `causes` go to details.
+    #[error("{message}")]
+    TooManyRequests { message: String, causes: Vec<Value> },
 
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -185,6 +188,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => 415,
             Self::RequestEntityTooLarge(_) => 413,
             Self::Internal(_) | Self::Unclassified(_) => 500,
+            Self::TooManyRequests { .. } => 429,
             Self::ServiceUnavailable(_) => 503,
         }
     }
@@ -207,6 +211,7 @@ impl ApiError {
             Self::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
             Self::Internal(_) => "InternalError",
             Self::Unclassified(_) => "",
+            Self::TooManyRequests { .. } => "TooManyRequests",
             Self::ServiceUnavailable(_) => "ServiceUnavailable",
         }
     }
@@ -248,6 +253,9 @@ impl ApiError {
                     "field": field,
                 }))
                 .collect::<Vec<_>>()})),
+            Self::TooManyRequests { causes, .. } if !causes.is_empty() => {
+                Some(json!({"causes": causes}))
+            }
             _ => None,
         };
         if let Some(details) = details {

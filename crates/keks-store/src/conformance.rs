@@ -36,7 +36,7 @@ macro_rules! conformance_tests {
             range_at_past_revision, txn_compare_and_swap, txn_rejects_invalid_requests,
             delete_range, watch_from_now, watch_from_past_revision, watch_future_start,
             watch_filters_by_range, compaction, concurrent_compare_and_swap_loses_nothing,
-            watch_order_under_concurrent_writers);
+            watch_order_under_concurrent_writers, watched_writes_are_readable);
         $crate::conformance_tests!(@each $make, $crate::conformance::SMALL_WATCH_BUFFER;
             lagging_watcher_is_cancelled_alone);
     };
@@ -329,6 +329,33 @@ pub async fn watch_from_now(s: &dyn Store) {
     let e3 = next_event(&mut w).await;
     assert_eq!((e3.kind, e3.kv.mod_revision), (EventKind::Delete, 4));
     assert_eq!(e3.prev_kv.unwrap().value, b("2"));
+}
+
+/// A watcher that reads what an event announced finds it: commits are visible to readers no
+/// later than to watchers (controllers read the store right after their informer hears).
+pub async fn watched_writes_are_readable(s: &dyn Store) {
+    let mut w = s
+        .watch(WatchRequest::new(KeyRange::prefix("/seen/")))
+        .await
+        .unwrap();
+    let writes = 300;
+    let writer = async {
+        for i in 0..writes {
+            s.put(b(format!("/seen/{i:04}")), b("v")).await.unwrap();
+        }
+    };
+    let reader = async {
+        for _ in 0..writes {
+            let e = next_event(&mut w).await;
+            let kv = s.get(&e.kv.key).await.unwrap();
+            assert!(
+                kv.is_some_and(|kv| kv.mod_revision >= e.kv.mod_revision),
+                "a read right after the event for revision {} sees it",
+                e.kv.mod_revision
+            );
+        }
+    };
+    futures::join!(writer, reader);
 }
 
 pub async fn watch_from_past_revision(s: &dyn Store) {

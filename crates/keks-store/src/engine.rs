@@ -68,8 +68,10 @@ impl Engine {
     /// revision order.
     pub fn publish(&self, revision: Revision, events: Vec<crate::Event>) {
         let mut hub = self.hub.lock();
-        hub.dispatch(Arc::new(Batch { revision, events }));
+        // Visible to readers first: a watcher woken by this commit may read at once, and
+        // must find what the event announced.
         self.visible.store(revision, Ordering::Release);
+        hub.dispatch(Arc::new(Batch { revision, events }));
     }
 
     pub fn watch(&self, req: &WatchRequest) -> Result<WatchStream, StoreError> {

@@ -76,7 +76,12 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             clock.clone(),
             tokens.clone(),
             authorizer.clone(),
-            vec![Arc::new(fargate.clone())],
+            vec![
+                Arc::new(keks_controllers::Controllers::new(
+                    keks_controllers::Config::default(),
+                )),
+                Arc::new(fargate.clone()),
+            ],
         )
         .await?,
     );

@@ -164,6 +164,15 @@ fn subresource_shape<'a>(d: &'a ResourceDescriptor, sub: &str) -> (&'a str, Vec<
     }
 }
 
+/// The group and version of a subresource whose kind belongs to another group.
+fn subresource_group(sub: &str) -> Option<(&'static str, &'static str)> {
+    match sub {
+        "eviction" => Some(("policy", "v1")),
+        "scale" => Some(("autoscaling", "v1")),
+        _ => None,
+    }
+}
+
 /// An `APIGroupDiscoveryList`: the core group (`/api`) or every named group (`/apis`),
 /// each with its versions (preferred first) and their resources.
 fn aggregated(all: &[std::sync::Arc<ResourceDescriptor>], core: bool, version: &str) -> Value {
@@ -188,8 +197,7 @@ fn aggregated(all: &[std::sync::Arc<ResourceDescriptor>], core: bool, version: &
             .iter()
             .map(|sub| {
                 let (kind, verbs) = subresource_shape(d, sub);
-                let group = if kind == "Scale" { "autoscaling" } else { sub_group };
-                let version = if kind == "Scale" { "v1" } else { sub_version };
+                let (group, version) = subresource_group(sub).unwrap_or((sub_group, sub_version));
                 json!({"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": verbs})
             })
             .collect();
@@ -255,7 +263,14 @@ fn resource_list<'a>(
         out.push(r);
         for sub in &d.subresources {
             let (kind, verbs) = subresource_shape(d, sub);
-            out.push(json!({"name": format!("{}/{sub}", d.plural), "singularName": "", "namespaced": d.namespaced(), "kind": kind, "verbs": verbs}));
+            let mut entry = json!({"name": format!("{}/{sub}", d.plural), "singularName": "", "namespaced": d.namespaced(), "kind": kind, "verbs": verbs});
+            // Subresources of another group's kind say which (kubectl drain finds the
+            // Eviction API this way, and deletes pods instead when it is missing).
+            if let Some((group, version)) = subresource_group(sub) {
+                entry["group"] = json!(group);
+                entry["version"] = json!(version);
+            }
+            out.push(entry);
         }
     }
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": out})

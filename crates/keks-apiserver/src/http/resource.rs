@@ -200,6 +200,18 @@ pub async fn handle(ctx: Context<'_>, body: Incoming) -> Result<Response<Body>, 
             };
             Ok(respond_object(&ctx, &d, code, patched))
         }
+        ("create", "binding") => {
+            let binding = read_object(&ctx, body).await?;
+            api.bind_pod(&ns, &info.name, &binding, write.dry_run)
+                .await?;
+            Ok(body::json(StatusCode::CREATED, &success_status(None)))
+        }
+        ("create", "eviction") => {
+            let eviction = read_object(&ctx, body).await?;
+            api.evict_pod(&ns, &info.name, &eviction, write.dry_run)
+                .await?;
+            Ok(body::json(StatusCode::CREATED, &success_status(None)))
+        }
         ("delete", "") => {
             let opts = delete_options(&ctx, body).await?;
             let outcome = api.delete(&d, &ns, &info.name, &opts).await?;

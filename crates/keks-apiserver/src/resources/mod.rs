@@ -1,6 +1,7 @@
 //! Strategies and table columns of the built-in resources that need rules of their own;
 //! every other built-in gets the generic strategy and the default NAME/AGE table.
 
+mod apps;
 mod columns;
 mod core_misc;
 mod namespace;
@@ -69,7 +70,18 @@ pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<Printe
             } else {
                 GenericStrategy::PLAIN
             };
-            columns::generic(group, plural, strategy)
+            let (inner, columns) = columns::generic(group, plural, strategy);
+            let defaulted = match (group, plural) {
+                ("apps", "deployments") => Some("deployments"),
+                ("apps", "replicasets") => Some("replicasets"),
+                ("apps", "daemonsets") => Some("daemonsets"),
+                ("apps", "statefulsets") => Some("statefulsets"),
+                _ => None,
+            };
+            match defaulted {
+                Some(plural) => (Arc::new(apps::Defaulted { inner, plural }), columns),
+                None => (inner, columns),
+            }
         }
     }
 }

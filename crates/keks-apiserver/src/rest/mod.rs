@@ -3,8 +3,10 @@
 //! metadata handling, optimistic concurrency and the resource's strategy. The HTTP layer
 //! and in-process clients (controllers) both call it.
 
+mod binding;
 mod create;
 mod delete;
+mod eviction;
 mod finalizers;
 pub mod meta;
 mod object;
