@@ -78,5 +78,6 @@ done
 echo "== load before: $(uptime)"
 target/release/keks-bench eks --server-pid "$keks_pid" --name keks \
   --compare-endpoint "http://127.0.0.1:$moto_port" --compare-pid "$moto_pid" --compare-name moto \
+  --compare-subnet-ids subnet-0000000000000000a,subnet-0000000000000000b \
   "${first[@]}" "$@"
 echo "== load after: $(uptime)"

@@ -441,7 +441,11 @@ fn uri_encode(text: &str, encode_slash: bool) -> String {
                 out.push(b as char)
             }
             b'/' if !encode_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                out.push('%');
+                out.push(HEX_UPPER[usize::from(b >> 4)] as char);
+                out.push(HEX_UPPER[usize::from(b & 0xf)] as char);
+            }
         }
     }
     out
@@ -460,8 +464,18 @@ fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8>
     hmac(&k_service, b"aws4_request")
 }
 
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Lowercase hex. Every request's signature check hexes three digests, so this is a table
+/// lookup rather than a `format!` per byte (which was ~10% of keks' CPU per EKS request).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX_LOWER[usize::from(b >> 4)] as char);
+        out.push(HEX_LOWER[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -551,6 +565,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "Signature expired: 20150830T123600Z is now earlier than 20150830T124500Z (20150830T130000Z - 15 min.)");
+    }
+
+    #[test]
+    fn hex_and_uri_encoding() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+        assert_eq!(uri_encode("a b/c~", true), "a%20b%2Fc~");
+        assert_eq!(uri_encode("a b/c~", false), "a%20b/c~");
+        assert_eq!(uri_encode("é", true), "%C3%A9");
     }
 
     #[test]

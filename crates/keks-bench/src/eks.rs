@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::aws_client::AwsEndpoint;
-use crate::eks_phases::{self, Pick};
+use crate::eks_phases::{self, ClusterSpec, Pick};
 use crate::eks_report::{EksReport, ServerReport};
 use crate::timing::{self, Duration};
 use crate::{eks_first, stats};
@@ -36,13 +36,18 @@ pub struct EksArgs {
     /// The second server's name in the report.
     #[arg(long, default_value = "moto")]
     compare_name: String,
+    /// Subnets for the second server's CreateCluster (moto checks none): giving them keeps
+    /// moto from loading its EC2 backend (~115 MiB) just to answer DescribeSubnets.
+    #[arg(long, value_delimiter = ',')]
+    compare_subnet_ids: Vec<String>,
     #[arg(long, env = "AWS_ACCESS_KEY_ID")]
     access_key: String,
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     secret_key: String,
     #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
     region: String,
-    /// Clusters created (concurrently) before the read runs.
+    /// Clusters created (concurrently) before the read runs; 0 skips the create, read and
+    /// memory phases (to time only the first request).
     #[arg(long, default_value_t = 1000)]
     clusters: usize,
     /// Connections (each one request in flight) of the create and read runs.
@@ -76,6 +81,7 @@ struct Target<'a> {
     name: &'a str,
     url: &'a str,
     pid: Option<u32>,
+    subnet_ids: &'a [String],
     first_request: usize,
 }
 
@@ -92,6 +98,7 @@ pub async fn run(args: EksArgs) -> anyhow::Result<()> {
         name: &args.name,
         url: &args.endpoint,
         pid: args.server_pid,
+        subnet_ids: &args.subnet_ids,
         first_request: args.first_request,
     }];
     if let Some(url) = &args.compare_endpoint {
@@ -99,6 +106,7 @@ pub async fn run(args: EksArgs) -> anyhow::Result<()> {
             name: &args.compare_name,
             url,
             pid: args.compare_pid,
+            subnet_ids: &args.compare_subnet_ids,
             first_request: 0,
         });
     }
@@ -126,8 +134,6 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
         &args.secret_key,
         &args.region,
     )?);
-    let concurrency = args.concurrency.max(1);
-    let duration = Duration::from_secs(args.duration_secs.max(1));
     let name = target.name;
     let mut report = ServerReport {
         name: name.to_string(),
@@ -135,18 +141,53 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
         pid: target.pid,
         ..Default::default()
     };
-    let spec = Arc::new(eks_phases::cluster_spec(&endpoint, &args.subnet_ids).await?);
+    let spec = Arc::new(eks_phases::cluster_spec(&endpoint, target.subnet_ids).await?);
     eprintln!(
         "{name}: role {}, subnets {}",
         spec.role_arn,
         spec.subnet_ids.join(",")
     );
+
+    if let Some(pid) = target.pid {
+        report.memory_before = Some(eks_phases::memory(pid)?);
+    }
+    if args.clusters > 0 {
+        bench_api(args, target, &endpoint, spec.clone(), &mut report).await?;
+    }
+    if target.first_request > 0 {
+        eprintln!(
+            "{name}: CreateCluster -> ACTIVE -> first Kubernetes API request, {} runs ...",
+            target.first_request
+        );
+        let first =
+            eks_first::run(&endpoint, &spec, &args.name_prefix, target.first_request).await?;
+        eprintln!(
+            "  create response p50 {}; total p50 {}, p99 {}",
+            stats::human_us(first.create_response.p50_us),
+            stats::human_us(first.total.p50_us),
+            stats::human_us(first.total.p99_us)
+        );
+        report.first_request = Some(first);
+    }
+    Ok(report)
+}
+
+/// Phases a-d: the clusters, DescribeCluster, ListClusters, memory.
+async fn bench_api(
+    args: &EksArgs,
+    target: &Target<'_>,
+    endpoint: &Arc<AwsEndpoint>,
+    spec: Arc<ClusterSpec>,
+    report: &mut ServerReport,
+) -> anyhow::Result<()> {
+    let (name, endpoint) = (target.name, endpoint.clone());
+    let concurrency = args.concurrency.max(1);
+    let duration = Duration::from_secs(args.duration_secs.max(1));
     let names: Arc<Vec<String>> = Arc::new(
         (0..args.clusters)
             .map(|i| format!("{}-{i:05}", args.name_prefix))
             .collect(),
     );
-
     eprintln!(
         "{name}: creating {} clusters with {concurrency} connections ...",
         args.clusters
@@ -154,7 +195,7 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
     let create = eks_phases::create_clusters(&endpoint, concurrency, spec.clone(), names.clone())
         .await?;
     eprintln!(
-        "  {} creates/s (p50 {}, p99 {}); all ACTIVE after {:.2} s",
+        "  creates: {} (p50 {}, p99 {}); all ACTIVE after {:.2} s",
         stats::human_rate(create.per_sec),
         stats::human_us(create.latency.p50_us),
         stats::human_us(create.latency.p99_us),
@@ -185,7 +226,7 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
     )
     .await?;
     eprintln!(
-        "  {} (p50 {}, p99 {})",
+        "  describes: {} (p50 {}, p99 {})",
         stats::human_rate(describe.per_sec),
         stats::human_us(describe.latency.p50_us),
         stats::human_us(describe.latency.p99_us)
@@ -207,7 +248,7 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
     )
     .await?;
     eprintln!(
-        "  {} pages/s (p50 {}, p99 {}); a walk of {} pages: mean {:.2} ms",
+        "  pages: {} (p50 {}, p99 {}); a walk of {} pages: mean {:.2} ms",
         stats::human_rate(list.pages.per_sec),
         stats::human_us(list.pages.latency.p50_us),
         stats::human_us(list.pages.latency.p99_us),
@@ -219,19 +260,5 @@ async fn bench_server(args: &EksArgs, target: &Target<'_>) -> anyhow::Result<Ser
         report.memory_after_reads = Some(eks_phases::memory(pid)?);
     }
 
-    if target.first_request > 0 {
-        eprintln!(
-            "{name}: CreateCluster -> ACTIVE -> first Kubernetes API request, {} runs ...",
-            target.first_request
-        );
-        let first =
-            eks_first::run(&endpoint, &spec, &args.name_prefix, target.first_request).await?;
-        eprintln!(
-            "  total p50 {}, p99 {}",
-            stats::human_us(first.total.p50_us),
-            stats::human_us(first.total.p99_us)
-        );
-        report.first_request = Some(first);
-    }
-    Ok(report)
+    Ok(())
 }

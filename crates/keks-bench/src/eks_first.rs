@@ -62,7 +62,8 @@ pub async fn run(
     runs: usize,
 ) -> anyhow::Result<FirstRequestResult> {
     let mut conn = aws.connect().await?;
-    let (mut to_active, mut to_api, mut total) = (
+    let (mut created, mut to_active, mut to_api, mut total) = (
+        stats::histogram(),
         stats::histogram(),
         stats::histogram(),
         stats::histogram(),
@@ -83,6 +84,7 @@ pub async fn run(
         conn.expect(&create, StatusCode::OK)
             .await
             .with_context(|| format!("CreateCluster {name}"))?;
+        stats::record(&mut created, timing::since(start));
         let cluster = loop {
             polls += 1;
             let body = conn
@@ -133,6 +135,7 @@ pub async fn run(
     }
     Ok(FirstRequestResult {
         runs,
+        create_response: Latency::of(&created),
         create_to_active: Latency::of(&to_active),
         active_to_first_200: Latency::of(&to_api),
         total: Latency::of(&total),

@@ -27,6 +27,8 @@ pub struct ServerReport {
     pub create: Option<CreateResult>,
     pub describe: Option<RateResult>,
     pub list: Option<ListResult>,
+    /// Resident memory before any cluster is created (after the account and subnet look-ups).
+    pub memory_before: Option<Memory>,
     /// Resident memory once the clusters exist (before the read phases), and at the end
     /// of the read phases.
     pub memory_after_create: Option<Memory>,
@@ -81,6 +83,8 @@ pub struct Memory {
 #[derive(Debug, Serialize)]
 pub struct FirstRequestResult {
     pub runs: usize,
+    /// CreateCluster sent → its response (CREATING).
+    pub create_response: Latency,
     /// CreateCluster sent → DescribeCluster returns ACTIVE (polled back to back).
     pub create_to_active: Latency,
     /// ACTIVE seen → first 200 of `GET /api/v1/namespaces` (token, TLS handshake included).
@@ -263,6 +267,14 @@ impl EksReport {
             None => "-".into(),
         };
         row(
+            "memory before the creates",
+            self.servers
+                .iter()
+                .map(|s| mem_cell(s.memory_before))
+                .collect(),
+            both(&|s| s.memory_before.map(|m| m.rss_kib as f64)),
+        );
+        row(
             "memory with the clusters created",
             self.servers
                 .iter()
@@ -286,6 +298,7 @@ impl EksReport {
                 s.name, f.runs
             );
             for (label, l) in [
+                ("CreateCluster response", &f.create_response),
                 ("create -> ACTIVE", &f.create_to_active),
                 ("ACTIVE -> first 200", &f.active_to_first_200),
                 ("total", &f.total),
