@@ -218,7 +218,11 @@ impl AwsConn {
                 Err(e) => return Err(e.into()),
             }
         }
-        bail!("{} {}: the server closed the connection twice", req.method, req.target)
+        bail!(
+            "{} {}: the server closed the connection twice",
+            req.method,
+            req.target
+        )
     }
 
     /// Like [`call`](Self::call), but any status other than `expect` is an error.
@@ -294,7 +298,10 @@ mod tests {
     #[test]
     fn xml_and_encoding() {
         let xml = "<a><item><subnetId>s-1</subnetId><vpcId>v</vpcId></item><item><subnetId>s-2</subnetId></item></a>";
-        assert_eq!(xml_texts(xml, "subnetId").collect::<Vec<_>>(), ["s-1", "s-2"]);
+        assert_eq!(
+            xml_texts(xml, "subnetId").collect::<Vec<_>>(),
+            ["s-1", "s-2"]
+        );
         assert_eq!(xml_text(xml, "vpcId"), Some("v"));
         assert_eq!(xml_text(xml, "nope"), None);
         assert_eq!(encode("a b/c=="), "a%20b%2Fc%3D%3D");

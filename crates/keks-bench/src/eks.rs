@@ -192,8 +192,8 @@ async fn bench_api(
         "{name}: creating {} clusters with {concurrency} connections ...",
         args.clusters
     );
-    let create = eks_phases::create_clusters(&endpoint, concurrency, spec.clone(), names.clone())
-        .await?;
+    let create =
+        eks_phases::create_clusters(&endpoint, concurrency, spec.clone(), names.clone()).await?;
     eprintln!(
         "  creates: {} (p50 {}, p99 {}); all ACTIVE after {:.2} s",
         stats::human_rate(create.per_sec),

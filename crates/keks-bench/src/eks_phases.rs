@@ -291,7 +291,12 @@ pub async fn walk(
         let clusters = page["clusters"]
             .as_array()
             .context("ListClusters returned no clusters list")?;
-        names.extend(clusters.iter().filter_map(Value::as_str).map(str::to_string));
+        names.extend(
+            clusters
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string),
+        );
         match page["nextToken"].as_str() {
             Some(t) if !t.is_empty() => {
                 if tokens.len() > 100_000 {
