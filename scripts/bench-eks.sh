@@ -76,6 +76,8 @@ for arg in "$@"; do
   [[ $arg == --first-request* ]] && first=()
 done
 echo "== load before: $(uptime)"
+# moto checks no subnets: made-up ids keep it from loading its EC2 backend (~115 MiB) just
+# to answer DescribeSubnets, which would inflate its memory. keks gets its default VPC's.
 target/release/keks-bench eks --server-pid "$keks_pid" --name keks \
   --compare-endpoint "http://127.0.0.1:$moto_port" --compare-pid "$moto_pid" --compare-name moto \
   --compare-subnet-ids subnet-0000000000000000a,subnet-0000000000000000b \
