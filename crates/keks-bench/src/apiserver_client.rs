@@ -58,6 +58,19 @@ impl Endpoint {
         let server = cluster["server"]
             .as_str()
             .ok_or_else(|| anyhow!("cluster has no server"))?;
+        let ca_b64 = cluster["certificate-authority-data"]
+            .as_str()
+            .ok_or_else(|| anyhow!("cluster has no certificate-authority-data"))?;
+        let token = user["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("user has no token"))?;
+        Self::new(server, ca_b64, token)
+    }
+
+    /// A cluster's API at `server` (`https://host:port/prefix`), trusting the CA in
+    /// `ca_b64` (base64 of PEM, as kubeconfigs and EKS's `certificateAuthority.data` carry
+    /// it), with a bearer token.
+    pub fn new(server: &str, ca_b64: &str, token: &str) -> anyhow::Result<Arc<Endpoint>> {
         let rest = server
             .strip_prefix("https://")
             .ok_or_else(|| anyhow!("server {server} is not https"))?;
@@ -71,17 +84,11 @@ impl Endpoint {
             .unwrap_or(addr)
             .trim_matches(|c| c == '[' || c == ']')
             .to_string();
-        let ca_b64 = cluster["certificate-authority-data"]
-            .as_str()
-            .ok_or_else(|| anyhow!("cluster has no certificate-authority-data"))?;
         let ca_pem = base64::engine::general_purpose::STANDARD.decode(ca_b64.trim())?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(&ca_pem) {
             roots.add(cert?)?;
         }
-        let token = user["token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("user has no token"))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

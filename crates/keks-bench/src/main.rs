@@ -1,9 +1,16 @@
 //! keks-bench: whole-run benchmarks. `keks-bench store` measures the embedded store the way
 //! BENCHMARKS.md reports it: durable writes/s with concurrent writers (and the same workload
-//! against etcd with `--etcd`), point reads/s, full prefix ranges and watch fan-out latency.
+//! against etcd with `--etcd`), point reads/s, full prefix ranges and watch fan-out latency;
+//! `keks-bench apiserver` the Kubernetes API server; `keks-bench eks` the EKS API (and moto's,
+//! side by side).
 
 mod apiserver;
 mod apiserver_client;
+mod aws_client;
+mod eks;
+mod eks_first;
+mod eks_phases;
+mod eks_report;
 mod etcd;
 mod reads;
 mod report;
@@ -37,6 +44,9 @@ enum Command {
     Store(StoreArgs),
     /// Benchmark the Kubernetes API server over HTTPS (run by scripts/bench-apiserver.sh).
     Apiserver(apiserver::ApiserverArgs),
+    /// Benchmark the EKS API, optionally beside another server such as moto (run by
+    /// scripts/bench-eks.sh).
+    Eks(eks::EksArgs),
 }
 
 #[derive(clap::Args)]
@@ -102,6 +112,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Store(args) => runtime.block_on(store(args)),
         Command::Apiserver(args) => runtime.block_on(apiserver::run(args)),
+        Command::Eks(args) => runtime.block_on(eks::run(args)),
     }
 }
 

@@ -27,3 +27,8 @@ pub fn since(earlier: Instant) -> Duration {
 pub async fn sleep(duration: Duration) {
     clock().sleep(duration).await
 }
+
+/// Wall-clock time, for request signatures (`X-Amz-Date`).
+pub fn wall() -> std::time::SystemTime {
+    clock().wall()
+}
