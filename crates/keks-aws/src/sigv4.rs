@@ -457,11 +457,33 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// The signing key of a secret for a day, region and service. It changes once a day, so it
+/// is derived once (four HMACs) and remembered: every request of a busy client reuses it.
 fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    type Cache =
+        parking_lot::Mutex<std::collections::HashMap<(String, String, String, String), Vec<u8>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let id = (
+        secret.to_string(),
+        date.to_string(),
+        region.to_string(),
+        service.to_string(),
+    );
+    if let Some(key) = cache.lock().get(&id) {
+        return key.clone();
+    }
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let k_region = hmac(&k_date, region.as_bytes());
     let k_service = hmac(&k_region, service.as_bytes());
-    hmac(&k_service, b"aws4_request")
+    let key = hmac(&k_service, b"aws4_request");
+    let mut cache = cache.lock();
+    // Bounded: old days and forgotten credentials go when it fills.
+    if cache.len() >= 4096 {
+        cache.clear();
+    }
+    cache.insert(id, key.clone());
+    key
 }
 
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";

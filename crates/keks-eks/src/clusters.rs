@@ -421,8 +421,20 @@ impl ControlPlane {
     }
 
     pub fn list_clusters(&self, input: &Value) -> Result<Value, EksError> {
-        let names = self.names();
-        pagination::answer("clusters", &names, String::clone, input)
+        let max = input
+            .get("maxResults")
+            .and_then(Value::as_i64)
+            .unwrap_or(100)
+            .clamp(1, 100) as usize;
+        let after = pagination::after(input.get("nextToken").and_then(Value::as_str))?;
+        let (page, more) = self.page_names(after.as_deref(), max);
+        let mut out = json!({ "clusters": page });
+        if more {
+            if let Some(last) = page.last() {
+                out["nextToken"] = json!(pagination::token(last));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn delete_cluster(&self, name: &str) -> Result<Value, EksError> {

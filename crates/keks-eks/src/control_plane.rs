@@ -135,6 +135,36 @@ impl ControlPlane {
         self.docs.read().get(name).cloned()
     }
 
+    /// One page of cluster names after `after`, at most `max`, and whether more follow:
+    /// read in place, in O(page), whatever the number of clusters.
+    pub fn page_names(&self, after: Option<&str>, max: usize) -> (Vec<String>, bool) {
+        use std::ops::Bound;
+        let docs = self.docs.read();
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        let mut names = docs
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(k, _)| k);
+        let page: Vec<String> = names.by_ref().take(max).cloned().collect();
+        (page, names.next().is_some())
+    }
+
+    /// Serializes one cluster's document part without building a `Value`.
+    pub fn describe_json(&self, name: &str) -> Option<Vec<u8>> {
+        #[derive(serde::Serialize)]
+        struct Answer<'a> {
+            cluster: &'a crate::doc::Cluster,
+        }
+        self.with(name, |d| {
+            serde_json::to_vec(&Answer {
+                cluster: &d.cluster,
+            })
+            .expect("clusters serialize")
+        })
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.docs.read().keys().cloned().collect()
     }

@@ -7,6 +7,24 @@ use crate::error::EksError;
 
 const ENGINE: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The item a `nextToken` says the previous page ended with.
+pub fn after(token: Option<&str>) -> Result<Option<String>, EksError> {
+    token
+        .map(|t| {
+            ENGINE
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| EksError::invalid_parameter("The nextToken is not valid."))
+        })
+        .transpose()
+}
+
+/// The `nextToken` of a page that ended with `last`.
+pub fn token(last: &str) -> String {
+    ENGINE.encode(last)
+}
+
 /// One page of `items` (sorted) after `token`, at most `max` (default 100); the token of
 /// the next page when more remain.
 pub fn page<T: Clone>(
