@@ -93,10 +93,8 @@ mod tests {
         }));
         assert!(faults.lacks_capacity("m5.large", "us-east-1a"));
         assert!(!faults.lacks_capacity("m5.xlarge", "us-east-1a"));
-        let json: Fault = serde_json::from_str(
-            r#"{"kind":"subnetExhausted","subnetId":"subnet-1"}"#,
-        )
-        .unwrap();
+        let json: Fault =
+            serde_json::from_str(r#"{"kind":"subnetExhausted","subnetId":"subnet-1"}"#).unwrap();
         faults.add(json);
         assert!(faults.subnet_exhausted("subnet-1"));
         let ice: Fault = serde_json::from_str(

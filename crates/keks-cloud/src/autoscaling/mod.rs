@@ -59,7 +59,9 @@ pub enum AsgError {
     Damaged(#[from] serde_json::Error),
     #[error("{0}")]
     Instance(#[from] InstanceError),
-    #[error("AutoScalingGroup by this name already exists - A group with the name {0} already exists")]
+    #[error(
+        "AutoScalingGroup by this name already exists - A group with the name {0} already exists"
+    )]
     AlreadyExists(String),
     #[error("AutoScalingGroup name not found - AutoScalingGroup {0} not found")]
     NotFound(String),

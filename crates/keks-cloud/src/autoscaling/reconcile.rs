@@ -31,10 +31,23 @@ pub(super) fn spawn(asg: &AutoScaling, config: AutoScalingConfig) {
                     Ok(e) if e.group.is_some() && e.kind == InstanceEventKind::ShuttingDown => {
                         departed.push(e.instance_id);
                     }
+                    // The last instance of a group being deleted is gone: finish the delete.
+                    Ok(e) if e.group.is_some() && e.kind == InstanceEventKind::Terminated => {}
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
+            }
+            // Take every event already queued, so a thousand instances going at once cost
+            // one reconcile, not a thousand.
+            loop {
+                match events.try_recv() {
+                    Ok(e) if e.group.is_some() && e.kind == InstanceEventKind::ShuttingDown => {
+                        departed.push(e.instance_id);
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
             }
             let Some(inner) = weak.upgrade() else { return };
             let asg = AutoScaling { inner };
@@ -83,7 +96,10 @@ impl AutoScaling {
         if group.deleting {
             if !live.is_empty() {
                 let ids: Vec<String> = live.iter().map(|i| i.id.clone()).collect();
-                self.inner.own_terminations.lock().extend(ids.iter().cloned());
+                self.inner
+                    .own_terminations
+                    .lock()
+                    .extend(ids.iter().cloned());
                 self.inner.fleet.terminate_instances(&ids).await?;
             } else if members
                 .iter()

@@ -52,7 +52,11 @@ pub fn choose_victims(
             let other: Vec<&Instance> = pool
                 .iter()
                 .copied()
-                .filter(|i| i.launch_template.as_ref().is_none_or(|t| t.id != current.id))
+                .filter(|i| {
+                    i.launch_template
+                        .as_ref()
+                        .is_none_or(|t| t.id != current.id)
+                })
                 .collect();
             if !other.is_empty() {
                 pool = other;

@@ -175,12 +175,19 @@ mod tests {
             ("m6g.large", 0.077),
             ("g4dn.xlarge", 0.526),
         ] {
-            assert_eq!(lookup(name).unwrap().on_demand_usd_per_hour, price, "{name}");
+            assert_eq!(
+                lookup(name).unwrap().on_demand_usd_per_hour,
+                price,
+                "{name}"
+            );
         }
         let c5 = lookup("c5.9xlarge").unwrap();
         assert_eq!((c5.vcpus, c5.memory_mib), (36, 72 * 1024));
         let r6g = lookup("r6g.medium").unwrap();
-        assert_eq!((r6g.vcpus, r6g.memory_mib, r6g.arch), (1, 8192, Arch::Arm64));
+        assert_eq!(
+            (r6g.vcpus, r6g.memory_mib, r6g.arch),
+            (1, 8192, Arch::Arm64)
+        );
         assert_eq!(lookup("m7g.xlarge").unwrap().memory_mib, 16 * 1024);
         let g5 = lookup("g5.12xlarge").unwrap();
         assert_eq!(g5.gpu.unwrap().count, 4);

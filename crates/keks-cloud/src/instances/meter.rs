@@ -56,7 +56,11 @@ impl Fleet {
     pub fn total_cost(&self) -> f64 {
         let now = self.wall_now();
         let state = self.inner.state.read();
-        state.instances.values().map(|i| i.cost_usd(now)).sum::<f64>()
+        state
+            .instances
+            .values()
+            .map(|i| i.cost_usd(now))
+            .sum::<f64>()
             + state.retired_cost.values().sum::<f64>()
     }
 

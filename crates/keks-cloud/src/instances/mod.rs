@@ -302,8 +302,19 @@ impl Fleet {
 
     /// Every instance (terminated ones until they are forgotten), by launch time then id.
     pub fn instances(&self) -> Vec<Instance> {
-        let mut all: Vec<Instance> = self.inner.state.read().instances.values().cloned().collect();
-        all.sort_by(|a, b| a.launch_time.total_cmp(&b.launch_time).then(a.id.cmp(&b.id)));
+        let mut all: Vec<Instance> = self
+            .inner
+            .state
+            .read()
+            .instances
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| {
+            a.launch_time
+                .total_cmp(&b.launch_time)
+                .then(a.id.cmp(&b.id))
+        });
         all
     }
 
@@ -396,7 +407,11 @@ impl Fleet {
                 state.instances.insert(i.id.clone(), i.clone());
             }
         }
-        let boot_at = self.inner.clock.now().saturating_add(self.inner.timing.boot);
+        let boot_at = self
+            .inner
+            .clock
+            .now()
+            .saturating_add(self.inner.timing.boot);
         for i in &launched {
             self.schedule(boot_at, i.id.clone(), Step::Boot);
             self.emit(i, InstanceEventKind::Launched);
@@ -412,7 +427,8 @@ impl Fleet {
         &self,
         ids: &[String],
     ) -> Result<Vec<StateChange>, InstanceError> {
-        self.terminate_with(ids, StateReason::user_initiated()).await
+        self.terminate_with(ids, StateReason::user_initiated())
+            .await
     }
 
     async fn terminate_with(
@@ -500,7 +516,11 @@ impl Fleet {
     }
 
     /// Sets or clears scale-in protection on instances (of any group).
-    pub async fn set_protected(&self, ids: &[String], protected: bool) -> Result<(), InstanceError> {
+    pub async fn set_protected(
+        &self,
+        ids: &[String],
+        protected: bool,
+    ) -> Result<(), InstanceError> {
         let _writing = self.inner.writes.lock().await;
         let changed: Vec<Instance> = {
             let state = self.inner.state.read();
@@ -576,14 +596,20 @@ impl Fleet {
     fn instant_of_wall(&self, wall: f64) -> Instant {
         let clock = &self.inner.clock;
         let ahead = (wall - clock.wall_unix_seconds_f64()).max(0.0);
-        clock.now().saturating_add(Duration::from_secs_f64(ahead))
+        // Unix seconds as f64 carry about a quarter microsecond of noise: round it away.
+        clock
+            .now()
+            .saturating_add(Duration::from_micros((ahead * 1e6).round() as u64))
     }
 
     /// Releases the addresses of instances, one transaction per subnet.
     async fn release_addresses(&self, instances: &[Instance]) -> Result<(), InstanceError> {
         let mut by_subnet: BTreeMap<&str, Vec<Ipv4Addr>> = BTreeMap::new();
         for i in instances {
-            by_subnet.entry(&i.subnet_id).or_default().push(i.private_ip);
+            by_subnet
+                .entry(&i.subnet_id)
+                .or_default()
+                .push(i.private_ip);
         }
         for (subnet, ips) in by_subnet {
             self.inner.network.release_ips(subnet, &ips).await?;
