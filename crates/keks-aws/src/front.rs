@@ -58,6 +58,9 @@ pub struct AwsFront {
     pub iam: Iam,
     /// The region's network (EC2 VPCs, subnets, security groups).
     pub network: keks_cloud::Network,
+    /// The EC2 fleet and its Auto Scaling groups (EC2 instances, the Auto Scaling API);
+    /// absent in tools that serve no fleet.
+    pub fleet: Option<keks_cloud::AutoScaling>,
     /// The EKS control plane's front end (absent in tools that serve no EKS).
     pub eks: Option<std::sync::Arc<super::eks::EksFront>>,
 }
@@ -92,7 +95,14 @@ impl AwsFront {
             }
             "ec2" => {
                 let params = QueryRequest::parse(req.query, req.body);
-                ec2::handle(&self.network, &sig.scope.region, &params, &request_id)
+                ec2::handle_request(
+                    &self.network,
+                    self.fleet.as_ref().map(|a| a.fleet()),
+                    &sig.scope.region,
+                    &params,
+                    &request_id,
+                )
+                .await
             }
             "eks" if self.eks.is_some() => {
                 let caller = keks_eks::Caller {

@@ -2,14 +2,19 @@
 //! responses with `<requestId>` and `<xxxSet><item>` lists, errors as
 //! `<Response><Errors><Error>`. Serves the network of [`keks_cloud::Network`]:
 //! DescribeVpcs, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups,
-//! DescribeRouteTables, DescribeInternetGateways, with id lists, filters and pagination. Other actions answer 501 `NotImplemented`.
+//! DescribeRouteTables, DescribeInternetGateways, with id lists, filters and pagination;
+//! and the instances of [`keks_cloud::Fleet`]: DescribeInstances, DescribeInstanceTypes,
+//! RunInstances, TerminateInstances (`instances.rs`). Other actions answer 501
+//! `NotImplemented`.
 
 pub mod filters;
+mod instances;
 mod xml;
 
 use keks_cloud::network::is_well_formed_id;
 use keks_cloud::{
-    AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+    AvailabilityZone, Fleet, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag,
+    Vpc,
 };
 
 use crate::front::Response;
@@ -79,8 +84,50 @@ pub fn auth_error(e: &SigV4Error, request_id: &str) -> Response {
         .to_response(request_id)
 }
 
-/// Answers an EC2 request signed for `region` (keks' network is in one region only).
-pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &str) -> Response {
+/// Answers an EC2 request signed for `region` (keks' network is in one region only),
+/// including the actions that change the fleet.
+pub async fn handle_request(
+    network: &Network,
+    fleet: Option<&Fleet>,
+    region: &str,
+    req: &QueryRequest,
+    request_id: &str,
+) -> Response {
+    let action = req.action();
+    let (Some(fleet), Some(action @ ("RunInstances" | "TerminateInstances"))) = (fleet, action)
+    else {
+        return handle(network, fleet, region, req, request_id);
+    };
+    if region != network.region() || req.get("DryRun").is_some_and(|v| v == "true") {
+        return handle(network, Some(fleet), region, req, request_id);
+    }
+    let result = match action {
+        "RunInstances" => instances::run_instances(fleet, req).await,
+        _ => instances::terminate_instances(fleet, req).await,
+    };
+    respond(action, result, request_id)
+}
+
+fn respond(action: &str, result: Result<String, Ec2Error>, request_id: &str) -> Response {
+    match result {
+        Ok(body) => Response::xml(
+            200,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{request_id}</requestId>{body}</{action}Response>"
+            ),
+        ),
+        Err(e) => e.to_response(request_id),
+    }
+}
+
+/// Answers the EC2 requests that only read (and DryRun requests).
+pub fn handle(
+    network: &Network,
+    fleet: Option<&Fleet>,
+    region: &str,
+    req: &QueryRequest,
+    request_id: &str,
+) -> Response {
     if region != network.region() {
         return Ec2Error::new(
             "UnsupportedOperation",
@@ -105,6 +152,14 @@ pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &
         "DescribeSecurityGroups" => describe_security_groups(network, req),
         "DescribeRouteTables" => describe_route_tables(network, req),
         "DescribeInternetGateways" => describe_internet_gateways(network, req),
+        "DescribeInstanceTypes" => instances::describe_instance_types(req),
+        "DescribeInstances" | "RunInstances" | "TerminateInstances" if fleet.is_some() => {
+            match (action, fleet) {
+                ("DescribeInstances", Some(fleet)) => instances::describe_instances(fleet, req),
+                // Reached only with DryRun: the checks pass, DryRunOperation follows.
+                _ => Ok(String::new()),
+            }
+        }
         other => Err(Ec2Error::new(
             "NotImplemented",
             format!("EC2 action {other} is not implemented by keks yet"),
@@ -122,15 +177,7 @@ pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &
             Ok(body)
         }
     });
-    match result {
-        Ok(body) => Response::xml(
-            200,
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{request_id}</requestId>{body}</{action}Response>"
-            ),
-        ),
-        Err(e) => e.to_response(request_id),
-    }
+    respond(action, result, request_id)
 }
 
 /// Ids named in the request, checked for form (`<Kind>.Malformed`).

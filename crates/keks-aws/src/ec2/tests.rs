@@ -14,6 +14,7 @@ async fn network() -> Network {
 fn call(network: &Network, body: &str) -> (u16, String) {
     let response = handle(
         network,
+        None,
         "us-east-1",
         &QueryRequest::parse("", body.as_bytes()),
         "req-1",
@@ -205,6 +206,7 @@ async fn other_regions_are_refused() {
     let net = network().await;
     let response = handle(
         &net,
+        None,
         "us-west-2",
         &QueryRequest::parse("", b"Action=DescribeSubnets"),
         "req-1",
