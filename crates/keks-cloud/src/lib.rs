@@ -7,6 +7,7 @@ pub mod autoscaling;
 pub mod catalog;
 pub mod faults;
 pub mod instances;
+pub mod launch_templates;
 pub mod network;
 
 pub use autoscaling::{
@@ -18,6 +19,9 @@ pub use faults::{Fault, Faults};
 pub use instances::{
     CapacityType, Fleet, FleetTiming, Instance, InstanceError, InstanceEvent, InstanceEventKind,
     InstanceState, LaunchRequest, LaunchTemplateRef, StateChange, StateReason,
+};
+pub use launch_templates::{
+    LaunchTemplate, LaunchTemplateError, LaunchTemplateVersion, LaunchTemplates,
 };
 pub use network::{
     AvailabilityZone, InternetGateway, Network, NetworkError, Route, RouteTable,

@@ -13,8 +13,7 @@ mod xml;
 
 use keks_cloud::network::is_well_formed_id;
 use keks_cloud::{
-    AvailabilityZone, Fleet, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag,
-    Vpc,
+    AvailabilityZone, Fleet, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
 };
 
 use crate::front::Response;

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use crate::catalog;
 use crate::instances::{Fleet, Instance, InstanceError, StateReason};
+use crate::launch_templates::{LaunchTemplateError, LaunchTemplates};
 
 pub use model::{Activity, ActivityStatus, Group, GroupSpec, GroupUpdate};
 
@@ -96,6 +97,7 @@ pub struct AutoScaling {
 struct Inner {
     store: Arc<dyn Store>,
     fleet: Fleet,
+    launch_templates: LaunchTemplates,
     clock: SharedClock,
     account_id: String,
     prefix: String,
@@ -127,10 +129,18 @@ impl AutoScaling {
             groups.insert(g.name.clone(), g);
         }
         let clock = fleet.clock().clone();
+        let launch_templates = LaunchTemplates::load(store.clone(), &region)
+            .await
+            .map_err(|e| match e {
+                LaunchTemplateError::Store(e) => AsgError::Store(e),
+                LaunchTemplateError::Damaged(e) => AsgError::Damaged(e),
+                other => AsgError::Validation(other.to_string()),
+            })?;
         let asg = Self {
             inner: Arc::new(Inner {
                 store,
                 fleet,
+                launch_templates,
                 clock,
                 account_id,
                 prefix,
@@ -147,6 +157,11 @@ impl AutoScaling {
 
     pub fn fleet(&self) -> &Fleet {
         &self.inner.fleet
+    }
+
+    /// The region's EC2 launch templates (groups launch from them).
+    pub fn launch_templates(&self) -> &LaunchTemplates {
+        &self.inner.launch_templates
     }
 
     pub fn group(&self, name: &str) -> Option<Group> {
@@ -209,6 +224,8 @@ impl AutoScaling {
             subnet_ids: spec.subnet_ids,
             capacity_type: spec.capacity_type,
             tags: spec.tags,
+            other_tags: spec.other_tags,
+            mixed_instances_policy: spec.mixed_instances_policy,
             new_instances_protected_from_scale_in: spec.new_instances_protected_from_scale_in,
             created_time: self.inner.clock.wall_unix_seconds_f64(),
             deleting: false,
@@ -271,6 +288,9 @@ impl AutoScaling {
         }
         if let Some(v) = update.capacity_type {
             group.capacity_type = v;
+        }
+        if let Some(v) = update.mixed_instances_policy {
+            group.mixed_instances_policy = v;
         }
         if let Some(v) = update.new_instances_protected_from_scale_in {
             group.new_instances_protected_from_scale_in = v;

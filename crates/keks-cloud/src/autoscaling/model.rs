@@ -27,6 +27,12 @@ pub struct Group {
     /// Tags put on every instance the group launches.
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The group's tags that are not propagated to instances.
+    #[serde(default)]
+    pub other_tags: Vec<Tag>,
+    /// Created with a MixedInstancesPolicy (the API shows one rather than a LaunchTemplate).
+    #[serde(default)]
+    pub mixed_instances_policy: bool,
     #[serde(default)]
     pub new_instances_protected_from_scale_in: bool,
     /// Wall time, Unix seconds.
@@ -56,6 +62,8 @@ pub struct GroupSpec {
     pub subnet_ids: Vec<String>,
     pub capacity_type: CapacityType,
     pub tags: Vec<Tag>,
+    pub other_tags: Vec<Tag>,
+    pub mixed_instances_policy: bool,
     pub new_instances_protected_from_scale_in: bool,
 }
 
@@ -69,6 +77,7 @@ pub struct GroupUpdate {
     pub launch_template: Option<LaunchTemplateRef>,
     pub subnet_ids: Option<Vec<String>>,
     pub capacity_type: Option<CapacityType>,
+    pub mixed_instances_policy: Option<bool>,
     pub new_instances_protected_from_scale_in: Option<bool>,
 }
 
