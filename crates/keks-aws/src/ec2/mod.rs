@@ -9,11 +9,12 @@
 
 pub mod filters;
 mod instances;
+mod launch_templates;
 mod xml;
 
 use keks_cloud::network::is_well_formed_id;
 use keks_cloud::{
-    AvailabilityZone, Fleet, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+    AutoScaling, AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
 };
 
 use crate::front::Response;
@@ -22,6 +23,17 @@ use crate::sigv4::SigV4Error;
 use filters::{Filter, Filterable};
 
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The actions that change the fleet (answered asynchronously).
+macro_rules! WRITES {
+    () => {
+        "RunInstances"
+            | "TerminateInstances"
+            | "CreateLaunchTemplate"
+            | "CreateLaunchTemplateVersion"
+            | "DeleteLaunchTemplate"
+    };
+}
 
 /// An EC2 error: `<Code>` and `<Message>`, HTTP 400 unless said otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,22 +99,30 @@ pub fn auth_error(e: &SigV4Error, request_id: &str) -> Response {
 /// including the actions that change the fleet.
 pub async fn handle_request(
     network: &Network,
-    fleet: Option<&Fleet>,
+    asg: Option<&AutoScaling>,
+    now: f64,
     region: &str,
     req: &QueryRequest,
     request_id: &str,
 ) -> Response {
     let action = req.action();
-    let (Some(fleet), Some(action @ ("RunInstances" | "TerminateInstances"))) = (fleet, action)
-    else {
-        return handle(network, fleet, region, req, request_id);
+    let (Some(asg), Some(action @ WRITES!())) = (asg, action) else {
+        return handle(network, asg, region, req, request_id);
     };
     if region != network.region() || req.get("DryRun").is_some_and(|v| v == "true") {
-        return handle(network, Some(fleet), region, req, request_id);
+        return handle(network, Some(asg), region, req, request_id);
     }
+    let fleet = asg.fleet();
+    let lts = asg.launch_templates();
+    let account = network.account_id();
     let result = match action {
         "RunInstances" => instances::run_instances(fleet, req).await,
-        _ => instances::terminate_instances(fleet, req).await,
+        "TerminateInstances" => instances::terminate_instances(fleet, req).await,
+        "CreateLaunchTemplate" => launch_templates::create(lts, account, now, req).await,
+        "CreateLaunchTemplateVersion" => {
+            launch_templates::create_version(lts, account, now, req).await
+        }
+        _ => launch_templates::delete(lts, account, req).await,
     };
     respond(action, result, request_id)
 }
@@ -122,7 +142,7 @@ fn respond(action: &str, result: Result<String, Ec2Error>, request_id: &str) -> 
 /// Answers the EC2 requests that only read (and DryRun requests).
 pub fn handle(
     network: &Network,
-    fleet: Option<&Fleet>,
+    asg: Option<&AutoScaling>,
     region: &str,
     req: &QueryRequest,
     request_id: &str,
@@ -152,9 +172,16 @@ pub fn handle(
         "DescribeRouteTables" => describe_route_tables(network, req),
         "DescribeInternetGateways" => describe_internet_gateways(network, req),
         "DescribeInstanceTypes" => instances::describe_instance_types(req),
-        "DescribeInstances" | "RunInstances" | "TerminateInstances" if fleet.is_some() => {
-            match (action, fleet) {
-                ("DescribeInstances", Some(fleet)) => instances::describe_instances(fleet, req),
+        "DescribeInstances" | "DescribeLaunchTemplates" | WRITES!() if asg.is_some() => {
+            match (action, asg) {
+                ("DescribeInstances", Some(asg)) => {
+                    instances::describe_instances(asg.fleet(), req)
+                }
+                ("DescribeLaunchTemplates", Some(asg)) => launch_templates::describe(
+                    asg.launch_templates(),
+                    network.account_id(),
+                    req,
+                ),
                 // Reached only with DryRun: the checks pass, DryRunOperation follows.
                 _ => Ok(String::new()),
             }
