@@ -127,9 +127,9 @@ fn launch_of(asg: &AutoScaling, req: &QueryRequest) -> Result<Option<Launch>, Qu
         ));
     }
     let capacity_type = mixed.then(|| {
-        match req.get(
-            "MixedInstancesPolicy.InstancesDistribution.OnDemandPercentageAboveBaseCapacity",
-        ) {
+        match req
+            .get("MixedInstancesPolicy.InstancesDistribution.OnDemandPercentageAboveBaseCapacity")
+        {
             Some("0") => CapacityType::Spot,
             _ => CapacityType::OnDemand,
         }
@@ -231,7 +231,11 @@ fn describe_groups(asg: &AutoScaling, req: &QueryRequest) -> Result<String, Quer
 }
 
 /// `MaxRecords` (1–`limit`, default `limit`) and `NextToken` (`keks-<offset>`).
-fn page<T>(req: &QueryRequest, items: Vec<T>, limit: usize) -> Result<(Vec<T>, Option<String>), QueryError> {
+fn page<T>(
+    req: &QueryRequest,
+    items: Vec<T>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), QueryError> {
     let max = match req.get("MaxRecords") {
         None => limit,
         Some(text) => text
@@ -256,7 +260,10 @@ fn page<T>(req: &QueryRequest, items: Vec<T>, limit: usize) -> Result<(Vec<T>, O
     };
     let end = (start + max).min(items.len());
     let next = (end < items.len()).then(|| format!("keks-{end}"));
-    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
 }
 
 fn next_token(next: Option<String>) -> String {
@@ -299,9 +306,21 @@ async fn set_desired(asg: &AutoScaling, req: &QueryRequest) -> Result<(), QueryE
     if desired < group.min_size || desired > group.max_size {
         return Err(QueryError::validation(format!(
             "New SetDesiredCapacity value {desired} is {} {} value {}.",
-            if desired < group.min_size { "below" } else { "above" },
-            if desired < group.min_size { "min" } else { "max" },
-            if desired < group.min_size { group.min_size } else { group.max_size }
+            if desired < group.min_size {
+                "below"
+            } else {
+                "above"
+            },
+            if desired < group.min_size {
+                "min"
+            } else {
+                "max"
+            },
+            if desired < group.min_size {
+                group.min_size
+            } else {
+                group.max_size
+            }
         )));
     }
     asg.set_desired_capacity(name, desired)
@@ -321,13 +340,20 @@ async fn delete_group(asg: &AutoScaling, req: &QueryRequest) -> Result<(), Query
 async fn terminate_instance(asg: &AutoScaling, req: &QueryRequest) -> Result<String, QueryError> {
     let id = required(req, "InstanceId", "instanceId")?;
     let decrement = boolean(req, "ShouldDecrementDesiredCapacity").ok_or_else(|| {
-        QueryError::constraint(None, "shouldDecrementDesiredCapacity", "Member must not be null")
+        QueryError::constraint(
+            None,
+            "shouldDecrementDesiredCapacity",
+            "Member must not be null",
+        )
     })?;
     let activity = asg
         .terminate_instance(id, decrement)
         .await
         .map_err(|e| asg_error(&e))?;
-    Ok(format!("<Activity>{}</Activity>", xml::activity_body(asg, &activity)))
+    Ok(format!(
+        "<Activity>{}</Activity>",
+        xml::activity_body(asg, &activity)
+    ))
 }
 
 async fn set_protection(asg: &AutoScaling, req: &QueryRequest) -> Result<(), QueryError> {
@@ -363,7 +389,10 @@ fn describe_activities(asg: &AutoScaling, req: &QueryRequest) -> Result<String, 
         .iter()
         .map(|a| format!("<member>{}</member>", xml::activity_body(asg, a)))
         .collect();
-    Ok(format!("<Activities>{members}</Activities>{}", next_token(next)))
+    Ok(format!(
+        "<Activities>{members}</Activities>{}",
+        next_token(next)
+    ))
 }
 
 fn describe_instances(asg: &AutoScaling, req: &QueryRequest) -> Result<String, QueryError> {

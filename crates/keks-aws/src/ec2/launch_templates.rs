@@ -78,7 +78,8 @@ pub(super) async fn create(
     let template = lts
         .create(
             name,
-            req.get("LaunchTemplateData.InstanceType").map(str::to_string),
+            req.get("LaunchTemplateData.InstanceType")
+                .map(str::to_string),
             req.get("VersionDescription").map(str::to_string),
             tags_for(req, "launch-template"),
             now,
@@ -102,7 +103,8 @@ pub(super) async fn create_version(
             req.get("LaunchTemplateId"),
             req.get("LaunchTemplateName"),
             req.get("SourceVersion"),
-            req.get("LaunchTemplateData.InstanceType").map(str::to_string),
+            req.get("LaunchTemplateData.InstanceType")
+                .map(str::to_string),
             req.get("VersionDescription").map(str::to_string),
             now,
         )

@@ -14,7 +14,8 @@ mod xml;
 
 use keks_cloud::network::is_well_formed_id;
 use keks_cloud::{
-    AutoScaling, AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+    AutoScaling, AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet,
+    Tag, Vpc,
 };
 
 use crate::front::Response;
@@ -174,14 +175,10 @@ pub fn handle(
         "DescribeInstanceTypes" => instances::describe_instance_types(req),
         "DescribeInstances" | "DescribeLaunchTemplates" | WRITES!() if asg.is_some() => {
             match (action, asg) {
-                ("DescribeInstances", Some(asg)) => {
-                    instances::describe_instances(asg.fleet(), req)
+                ("DescribeInstances", Some(asg)) => instances::describe_instances(asg.fleet(), req),
+                ("DescribeLaunchTemplates", Some(asg)) => {
+                    launch_templates::describe(asg.launch_templates(), network.account_id(), req)
                 }
-                ("DescribeLaunchTemplates", Some(asg)) => launch_templates::describe(
-                    asg.launch_templates(),
-                    network.account_id(),
-                    req,
-                ),
                 // Reached only with DryRun: the checks pass, DryRunOperation follows.
                 _ => Ok(String::new()),
             }
