@@ -417,3 +417,23 @@ fn default_termination_policy() {
         ["i-b1", "i-b2"]
     );
 }
+
+#[tokio::test]
+async fn a_thousand_instances_in_one_reconcile() {
+    let w = world().await;
+    let before = w.store.revisions().await.unwrap().current;
+    let mut spec = w.spec("big", 1000, &["m5.large"]);
+    spec.max_size = 1000;
+    w.asg.create_group(spec).await.unwrap();
+    w.run().await;
+    let live = w.live("big");
+    assert_eq!(live.len(), 1000);
+    assert!(live.iter().all(|i| i.state == InstanceState::Running));
+    assert_eq!(
+        w.per_zone("big").into_values().collect::<Vec<_>>(),
+        [334, 333, 333]
+    );
+    let writes = w.store.revisions().await.unwrap().current - before;
+    assert!(writes < 30, "{writes} store revisions");
+    assert!(w.asg.activities("big").len() <= ACTIVITIES_KEPT);
+}

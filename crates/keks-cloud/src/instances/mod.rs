@@ -188,7 +188,7 @@ struct Timers {
 }
 
 /// Subscribers may lag by this many events before they see `Lagged` (then re-list).
-const EVENT_BUFFER: usize = 16 * 1024;
+const EVENT_BUFFER: usize = 8 * 1024;
 /// Store transactions are cut at this many operations.
 const TXN_CHUNK: usize = 256;
 
