@@ -296,6 +296,17 @@ impl Fleet {
         self.inner.changes.subscribe()
     }
 
+    /// The zone id (`use1-az1`) of an instance's zone: the Node label
+    /// `topology.k8s.aws/zone-id`.
+    pub fn zone_id(&self, instance: &Instance) -> Option<String> {
+        self.inner
+            .network
+            .availability_zones()
+            .iter()
+            .find(|z| z.name == instance.availability_zone)
+            .map(|z| z.zone_id.clone())
+    }
+
     pub fn instance(&self, id: &str) -> Option<Instance> {
         self.inner.state.read().instances.get(id).cloned()
     }

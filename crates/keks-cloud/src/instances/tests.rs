@@ -74,6 +74,10 @@ async fn launch_boots_on_the_clock_and_terminates() {
     );
     assert_eq!(launched[0].reservation_id, launched[1].reservation_id);
     assert_eq!(
+        w.fleet.zone_id(i).as_deref(),
+        Some(subnet.availability_zone_id.as_str())
+    );
+    assert_eq!(
         w.network
             .subnet(&subnet.id)
             .unwrap()
