@@ -265,6 +265,25 @@ impl Fleet {
             let at = fleet.instant_of_wall(due);
             fleet.schedule(at, id, step);
         }
+        // A crash between writing `terminated` and releasing the address leaves the address
+        // held by its terminated instance: give those back.
+        let mut held: BTreeMap<String, Vec<(Ipv4Addr, String)>> = BTreeMap::new();
+        for i in fleet.inner.state.read().instances.values() {
+            if i.state == InstanceState::Terminated {
+                held.entry(i.subnet_id.clone())
+                    .or_default()
+                    .push((i.private_ip, i.id.clone()));
+            }
+        }
+        for (subnet, list) in held {
+            let pairs: Vec<(Ipv4Addr, &str)> =
+                list.iter().map(|(ip, id)| (*ip, id.as_str())).collect();
+            fleet
+                .inner
+                .network
+                .release_ips_owned(&subnet, &pairs)
+                .await?;
+        }
         driver::spawn(&fleet);
         Ok(fleet)
     }

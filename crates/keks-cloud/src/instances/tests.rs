@@ -344,6 +344,49 @@ async fn instances_survive_a_reload_and_finish_booting() {
 }
 
 #[tokio::test]
+async fn a_reload_gives_back_addresses_of_terminated_instances() {
+    let w = world("us-east-1").await;
+    let subnet = w.network.subnets()[3].id.clone();
+    let i = w
+        .fleet
+        .run_instances(request(&w, "m5.large", 1))
+        .await
+        .unwrap()
+        .remove(0);
+    // As if the process died after writing `terminated` but before releasing the address.
+    let mut dead = i.clone();
+    dead.state = InstanceState::Terminated;
+    dead.terminated_at = Some(w.clock.wall_unix_seconds_f64());
+    w.store
+        .put(
+            bytes::Bytes::from(format!("/keks/cloud/us-east-1/instances/{}", i.id)),
+            bytes::Bytes::from(serde_json::to_vec(&dead).unwrap()),
+        )
+        .await
+        .unwrap();
+    let network = Network::load_or_create(w.store.clone(), "us-east-1", "123456789012")
+        .await
+        .unwrap();
+    assert_eq!(
+        network.subnet(&subnet).unwrap().available_ip_address_count,
+        4090
+    );
+    Fleet::load(
+        w.store.clone(),
+        network.clone(),
+        w.clock.to_shared(),
+        FleetTiming::FAST,
+        Faults::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        network.subnet(&subnet).unwrap().available_ip_address_count,
+        4091
+    );
+}
+
+#[tokio::test]
 async fn a_thousand_instances_boot_in_few_writes() {
     let w = world("us-east-1").await;
     let before = w.store.revisions().await.unwrap().current;

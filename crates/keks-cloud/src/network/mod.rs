@@ -525,6 +525,45 @@ impl Network {
         Ok(())
     }
 
+    /// Releases the addresses of one subnet still held by their owners: for each
+    /// `(address, owner)`, only if the stored allocation names that owner (an address freed
+    /// and taken again by someone else is left alone). Returns how many were released.
+    /// For recovery: addresses left behind by a crash between two writes.
+    pub async fn release_ips_owned(
+        &self,
+        subnet_id: &str,
+        held: &[(Ipv4Addr, &str)],
+    ) -> Result<usize, NetworkError> {
+        let _writing = self.inner.writes.lock().await;
+        let mut released = 0;
+        for (ip, owner) in held {
+            let key = ip_key(self.region(), subnet_id, *ip);
+            let Some(kv) = self.inner.store.get(key.as_bytes()).await? else {
+                continue;
+            };
+            let record: IpRecord = serde_json::from_slice(&kv.value)?;
+            if record.owner != *owner {
+                continue;
+            }
+            let done = self
+                .inner
+                .store
+                .txn(
+                    Txn::new()
+                        .when([Compare::mod_revision_is(key.clone(), kv.mod_revision)])
+                        .and_then([TxnOp::delete(Bytes::from(key))]),
+                )
+                .await?;
+            if done.succeeded {
+                released += 1;
+                if let Some(set) = self.inner.ips.write().get_mut(subnet_id) {
+                    set.remove(&u32::from(*ip));
+                }
+            }
+        }
+        Ok(released)
+    }
+
     /// Releases an allocated IP; `false` if it was not allocated.
     pub async fn release_ip(&self, subnet_id: &str, ip: Ipv4Addr) -> Result<bool, NetworkError> {
         let _writing = self.inner.writes.lock().await;
