@@ -362,27 +362,24 @@ impl AutoScaling {
             .group
             .clone()
             .ok_or_else(|| AsgError::InstanceNotInGroup(instance_id.to_string()))?;
+        // One critical section for the smaller desired capacity and the termination, so a
+        // reconcile in between cannot pick a second instance to scale in.
+        let writing = self.inner.writes.lock().await;
         let live = self
             .instances(&name)
             .iter()
             .filter(|i| i.state.is_live())
             .count() as u32;
         let cause = if decrement_desired {
-            let group = self.live_group(&name)?;
+            let mut group = self.live_group(&name)?;
             if group.desired_capacity == 0 || group.desired_capacity <= group.min_size {
                 return Err(AsgError::Validation(format!(
                     "Currently, desiredSize equals minSize ({}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.",
                     group.min_size
                 )));
             }
-            self.update_group(
-                &name,
-                GroupUpdate {
-                    desired_capacity: Some(group.desired_capacity - 1),
-                    ..GroupUpdate::default()
-                },
-            )
-            .await?;
+            group.desired_capacity -= 1;
+            self.save(&group).await?;
             format!(
                 "At {} instance {instance_id} was taken out of service in response to a user request, shrinking the capacity from {live} to {}.",
                 self.timestamp(),
@@ -402,6 +399,7 @@ impl AutoScaling {
             .fleet
             .terminate_instances(&[instance_id.to_string()])
             .await?;
+        drop(writing);
         let activity = self.record_termination(&instance, cause);
         self.reconcile_soon();
         Ok(activity)
