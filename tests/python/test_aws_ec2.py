@@ -101,7 +101,7 @@ def test_errors(keks):
     assert (code, message) == ("InvalidVpcID.NotFound", "The vpc ID 'vpc-0123456789abcdef0' does not exist")
     assert error_of(client.describe_security_groups, GroupIds=["sg-0123456789abcdef0"])[:2] == ("InvalidGroup.NotFound", 400)
     assert error_of(client.describe_subnets, Filters=[{"Name": "no-such-filter", "Values": ["x"]}])[:2] == ("InvalidParameterValue", 400)
-    assert error_of(client.describe_instances)[:2] == ("NotImplemented", 501)
+    assert error_of(client.describe_volumes)[:2] == ("NotImplemented", 501)
     env = keks.env
     elsewhere = boto3.client("ec2", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="eu-west-1",
                              aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])

@@ -8,7 +8,7 @@ use super::account::Account;
 use super::iam::Iam;
 use super::query::{self, QueryRequest};
 use super::sigv4::{self, SigV4Error};
-use super::{ec2, iam, sts};
+use super::{autoscaling, ec2, iam, sts};
 
 /// A request as the listener received it.
 pub struct HttpRequest<'a> {
@@ -58,6 +58,9 @@ pub struct AwsFront {
     pub iam: Iam,
     /// The region's network (EC2 VPCs, subnets, security groups).
     pub network: keks_cloud::Network,
+    /// The EC2 fleet and its Auto Scaling groups (EC2 instances, the Auto Scaling API);
+    /// absent in tools that serve no fleet.
+    pub fleet: Option<keks_cloud::AutoScaling>,
     /// The EKS control plane's front end (absent in tools that serve no EKS).
     pub eks: Option<std::sync::Arc<super::eks::EksFront>>,
 }
@@ -92,7 +95,21 @@ impl AwsFront {
             }
             "ec2" => {
                 let params = QueryRequest::parse(req.query, req.body);
-                ec2::handle(&self.network, &sig.scope.region, &params, &request_id)
+                ec2::handle_request(
+                    &self.network,
+                    self.fleet.as_ref(),
+                    now.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                    &sig.scope.region,
+                    &params,
+                    &request_id,
+                )
+                .await
+            }
+            "autoscaling" if self.fleet.is_some() => {
+                let params = QueryRequest::parse(req.query, req.body);
+                let asg = self.fleet.as_ref().expect("checked");
+                autoscaling::handle(asg, &params, &request_id).await
             }
             "eks" if self.eks.is_some() => {
                 let caller = keks_eks::Caller {
@@ -116,7 +133,7 @@ impl AwsFront {
     fn auth_error(&self, service: Option<&str>, e: &SigV4Error, request_id: &str) -> Response {
         let message = e.to_string();
         match service {
-            Some(service @ ("sts" | "iam")) => {
+            Some(service @ ("sts" | "iam" | "autoscaling")) => {
                 let (status, code) = match e {
                     SigV4Error::Missing => (403, "MissingAuthenticationToken"),
                     SigV4Error::Incomplete(_) => (400, "IncompleteSignature"),
@@ -127,10 +144,10 @@ impl AwsFront {
                     | SigV4Error::NotYetCurrent { .. }
                     | SigV4Error::PresignExpired => (403, "SignatureDoesNotMatch"),
                 };
-                let namespace = if service == "iam" {
-                    iam::api::NAMESPACE
-                } else {
-                    sts::NAMESPACE
+                let namespace = match service {
+                    "iam" => iam::api::NAMESPACE,
+                    "autoscaling" => autoscaling::NAMESPACE,
+                    _ => sts::NAMESPACE,
                 };
                 Response::xml(
                     status,

@@ -1,8 +1,9 @@
 //! keks-aws: the AWS side of keks — SigV4 verification, the account and its credentials,
 //! IAM users, roles and role sessions, the AWS wire protocols and the service front ends
-//! (STS, IAM, EC2; EKS next).
+//! (STS, IAM, EC2, Auto Scaling, EKS).
 
 pub mod account;
+pub mod autoscaling;
 pub mod ec2;
 pub mod eks;
 pub mod eks_token;

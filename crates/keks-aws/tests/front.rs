@@ -24,6 +24,7 @@ async fn front() -> AwsFront {
         account,
         iam,
         network,
+        fleet: None,
         eks: None,
     }
 }

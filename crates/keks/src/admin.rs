@@ -1,13 +1,14 @@
-//! keks' own administrative endpoints on the AWS-side listener, for the keks CLI: creating a
-//! development cluster (`keks dev cluster`) and an EKS cluster in one step (`keks create
-//! cluster`). Every call needs the admin token that `keks up` generates and writes to
-//! env.sh.
+//! keks' own administrative endpoints on the AWS-side listener, for the keks CLI and tests:
+//! creating a development cluster (`keks dev cluster`) and an EKS cluster in one step
+//! (`keks create cluster`), and injecting faults into the simulated EC2 fleet
+//! (`/_keks/faults`, `/_keks/spot-interruptions`). Every call needs the admin token that
+//! `keks up` generates and writes to env.sh.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use keks_apiserver::{ClusterError, Clusters};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,8 @@ pub struct AdminState {
     pub kube_url: String,
     pub ca_pem: String,
     pub quick: crate::quick_cluster::QuickClusters,
+    /// The fleet's Auto Scaling groups (and through them the fleet and its faults).
+    pub autoscaling: keks_cloud::AutoScaling,
 }
 
 #[derive(Deserialize)]
@@ -46,24 +49,12 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/_keks/dev/clusters", post(create_dev_cluster))
         .route("/_keks/eks/clusters", post(create_eks_cluster))
+        .route(
+            "/_keks/faults",
+            get(list_faults).post(add_fault).delete(remove_fault),
+        )
+        .route("/_keks/spot-interruptions", post(interrupt_spot))
         .with_state(state)
-}
-
-/// Refuses a call without the admin token.
-fn check_token(state: &AdminState, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
-    let presented = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let hash: [u8; 32] = keks_apiserver::authn::StaticTokens::hash(presented);
-    if presented.is_empty() || hash != state.token_sha256 {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            "a valid keks admin token is required (KEKS_ADMIN_TOKEN in env.sh)".into(),
-        ));
-    }
-    Ok(())
 }
 
 async fn create_eks_cluster(
@@ -71,7 +62,7 @@ async fn create_eks_cluster(
     headers: HeaderMap,
     Json(req): Json<crate::quick_cluster::Request>,
 ) -> Result<Json<DevCluster>, (StatusCode, String)> {
-    check_token(&state, &headers)?;
+    authorize(&state, &headers)?;
     state.quick.create(req).await.map(Json).map_err(|e| {
         use keks_eks::EksError;
         let status = match &e {
@@ -92,7 +83,7 @@ async fn create_dev_cluster(
     headers: HeaderMap,
     Json(req): Json<CreateDevCluster>,
 ) -> Result<Json<DevCluster>, (StatusCode, String)> {
-    check_token(&state, &headers)?;
+    authorize(&state, &headers)?;
     let version = req
         .version
         .unwrap_or_else(|| DEFAULT_KUBERNETES_VERSION.to_string());
@@ -109,6 +100,110 @@ async fn create_dev_cluster(
         })),
         Err(e @ ClusterError::AlreadyExists(_)) => Err((StatusCode::CONFLICT, e.to_string())),
         Err(e @ ClusterError::InvalidName(..)) => Err((StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// Checks the request carries the admin token.
+fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let hash: [u8; 32] = keks_apiserver::authn::StaticTokens::hash(presented);
+    if presented.is_empty() || hash != state.token_sha256 {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "a valid keks admin token is required (KEKS_ADMIN_TOKEN in env.sh)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /_keks/faults`: the standing faults.
+async fn list_faults(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<keks_cloud::Fault>>, (StatusCode, String)> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.autoscaling.fleet().faults().list()))
+}
+
+/// `POST /_keks/faults` with a fault, e.g. `{"kind":"insufficientCapacity",
+/// "instanceType":"m5.large","availabilityZone":"us-east-1a"}` or
+/// `{"kind":"subnetExhausted","subnetId":"subnet-…"}`.
+async fn add_fault(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Json(fault): Json<keks_cloud::Fault>,
+) -> Result<(StatusCode, Json<Vec<keks_cloud::Fault>>), (StatusCode, String)> {
+    authorize(&state, &headers)?;
+    let faults = state.autoscaling.fleet().faults();
+    faults.add(fault);
+    Ok((StatusCode::CREATED, Json(faults.list())))
+}
+
+/// `DELETE /_keks/faults` with a fault removes it; with no body, every fault. Groups
+/// retry their launches at once.
+async fn remove_fault(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<keks_cloud::Fault>>, (StatusCode, String)> {
+    authorize(&state, &headers)?;
+    let faults = state.autoscaling.fleet().faults();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        faults.clear();
+    } else {
+        let fault: keks_cloud::Fault = serde_json::from_slice(&body)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("not a fault: {e}")))?;
+        if !faults.remove(&fault) {
+            return Err((StatusCode::NOT_FOUND, "no such fault".into()));
+        }
+    }
+    state.autoscaling.reconcile_soon();
+    Ok(Json(faults.list()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpotInterruption {
+    instance_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SpotInterruptionNotice {
+    instance_id: String,
+    /// Unix seconds.
+    terminate_at: f64,
+}
+
+/// `POST /_keks/spot-interruptions` `{"instanceId":"i-…"}`: a two-minute interruption
+/// notice for a spot instance, then its termination.
+async fn interrupt_spot(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Json(req): Json<SpotInterruption>,
+) -> Result<Json<SpotInterruptionNotice>, (StatusCode, String)> {
+    authorize(&state, &headers)?;
+    match state
+        .autoscaling
+        .fleet()
+        .interrupt_spot(&req.instance_id)
+        .await
+    {
+        Ok(terminate_at) => Ok(Json(SpotInterruptionNotice {
+            instance_id: req.instance_id,
+            terminate_at,
+        })),
+        Err(e @ keks_cloud::InstanceError::NotFound(_)) => {
+            Err((StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(e @ keks_cloud::InstanceError::NotSpot(_)) => {
+            Err((StatusCode::BAD_REQUEST, e.to_string()))
+        }
         Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }

@@ -65,6 +65,28 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let network =
         keks_cloud::Network::load_or_create(shared_store.clone(), &args.region, &account.id)
             .await?;
+    // The simulated EC2 fleet and its Auto Scaling groups, on the same timing profile as
+    // EKS.
+    let (fleet_timing, asg_config) = match args.timing.as_str() {
+        "realistic" => (
+            keks_cloud::FleetTiming::REALISTIC,
+            keks_cloud::AutoScalingConfig::REALISTIC,
+        ),
+        _ => (
+            keks_cloud::FleetTiming::FAST,
+            keks_cloud::AutoScalingConfig::FAST,
+        ),
+    };
+    let fleet = keks_cloud::Fleet::load(
+        shared_store.clone(),
+        network.clone(),
+        clock.clone(),
+        fleet_timing,
+        keks_cloud::Faults::new(),
+    )
+    .await?;
+    let autoscaling =
+        keks_cloud::AutoScaling::load(shared_store.clone(), fleet.clone(), asg_config).await?;
     let registry = Arc::new(Registry::with_builtins());
     let fargate = keks_eks::fargate::Fargate::new();
     let tokens = Arc::new(StaticTokens::default());
@@ -128,6 +150,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         token_sha256: StaticTokens::hash(&admin_token),
         kube_url: kube_url.clone(),
         ca_pem: pki.ca_cert_pem.clone(),
+        autoscaling: autoscaling.clone(),
         quick: crate::quick_cluster::QuickClusters {
             control: control.clone(),
             clusters: clusters.clone(),
@@ -142,6 +165,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         account: account.clone(),
         iam,
         network,
+        fleet: Some(autoscaling.clone()),
         eks: Some(Arc::new(keks_aws::eks::EksFront::new(control))),
     });
     let app = app.merge(

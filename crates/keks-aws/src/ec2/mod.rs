@@ -2,14 +2,20 @@
 //! responses with `<requestId>` and `<xxxSet><item>` lists, errors as
 //! `<Response><Errors><Error>`. Serves the network of [`keks_cloud::Network`]:
 //! DescribeVpcs, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups,
-//! DescribeRouteTables, DescribeInternetGateways, with id lists, filters and pagination. Other actions answer 501 `NotImplemented`.
+//! DescribeRouteTables, DescribeInternetGateways, with id lists, filters and pagination;
+//! and the instances of [`keks_cloud::Fleet`]: DescribeInstances, DescribeInstanceTypes,
+//! RunInstances, TerminateInstances (`instances.rs`). Other actions answer 501
+//! `NotImplemented`.
 
 pub mod filters;
+mod instances;
+mod launch_templates;
 mod xml;
 
 use keks_cloud::network::is_well_formed_id;
 use keks_cloud::{
-    AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+    AutoScaling, AvailabilityZone, InternetGateway, Network, RouteTable, SecurityGroup, Subnet,
+    Tag, Vpc,
 };
 
 use crate::front::Response;
@@ -18,6 +24,17 @@ use crate::sigv4::SigV4Error;
 use filters::{Filter, Filterable};
 
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The actions that change the fleet (answered asynchronously).
+macro_rules! WRITES {
+    () => {
+        "RunInstances"
+            | "TerminateInstances"
+            | "CreateLaunchTemplate"
+            | "CreateLaunchTemplateVersion"
+            | "DeleteLaunchTemplate"
+    };
+}
 
 /// An EC2 error: `<Code>` and `<Message>`, HTTP 400 unless said otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,8 +96,58 @@ pub fn auth_error(e: &SigV4Error, request_id: &str) -> Response {
         .to_response(request_id)
 }
 
-/// Answers an EC2 request signed for `region` (keks' network is in one region only).
-pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &str) -> Response {
+/// Answers an EC2 request signed for `region` (keks' network is in one region only),
+/// including the actions that change the fleet.
+pub async fn handle_request(
+    network: &Network,
+    asg: Option<&AutoScaling>,
+    now: f64,
+    region: &str,
+    req: &QueryRequest,
+    request_id: &str,
+) -> Response {
+    let action = req.action();
+    let (Some(asg), Some(action @ WRITES!())) = (asg, action) else {
+        return handle(network, asg, region, req, request_id);
+    };
+    if region != network.region() || req.get("DryRun").is_some_and(|v| v == "true") {
+        return handle(network, Some(asg), region, req, request_id);
+    }
+    let fleet = asg.fleet();
+    let lts = asg.launch_templates();
+    let account = network.account_id();
+    let result = match action {
+        "RunInstances" => instances::run_instances(fleet, req).await,
+        "TerminateInstances" => instances::terminate_instances(fleet, req).await,
+        "CreateLaunchTemplate" => launch_templates::create(lts, account, now, req).await,
+        "CreateLaunchTemplateVersion" => {
+            launch_templates::create_version(lts, account, now, req).await
+        }
+        _ => launch_templates::delete(lts, account, req).await,
+    };
+    respond(action, result, request_id)
+}
+
+fn respond(action: &str, result: Result<String, Ec2Error>, request_id: &str) -> Response {
+    match result {
+        Ok(body) => Response::xml(
+            200,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{request_id}</requestId>{body}</{action}Response>"
+            ),
+        ),
+        Err(e) => e.to_response(request_id),
+    }
+}
+
+/// Answers the EC2 requests that only read (and DryRun requests).
+pub fn handle(
+    network: &Network,
+    asg: Option<&AutoScaling>,
+    region: &str,
+    req: &QueryRequest,
+    request_id: &str,
+) -> Response {
     if region != network.region() {
         return Ec2Error::new(
             "UnsupportedOperation",
@@ -105,6 +172,17 @@ pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &
         "DescribeSecurityGroups" => describe_security_groups(network, req),
         "DescribeRouteTables" => describe_route_tables(network, req),
         "DescribeInternetGateways" => describe_internet_gateways(network, req),
+        "DescribeInstanceTypes" => instances::describe_instance_types(req),
+        "DescribeInstances" | "DescribeLaunchTemplates" | WRITES!() if asg.is_some() => {
+            match (action, asg) {
+                ("DescribeInstances", Some(asg)) => instances::describe_instances(asg.fleet(), req),
+                ("DescribeLaunchTemplates", Some(asg)) => {
+                    launch_templates::describe(asg.launch_templates(), network.account_id(), req)
+                }
+                // Reached only with DryRun: the checks pass, DryRunOperation follows.
+                _ => Ok(String::new()),
+            }
+        }
         other => Err(Ec2Error::new(
             "NotImplemented",
             format!("EC2 action {other} is not implemented by keks yet"),
@@ -122,15 +200,7 @@ pub fn handle(network: &Network, region: &str, req: &QueryRequest, request_id: &
             Ok(body)
         }
     });
-    match result {
-        Ok(body) => Response::xml(
-            200,
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{request_id}</requestId>{body}</{action}Response>"
-            ),
-        ),
-        Err(e) => e.to_response(request_id),
-    }
+    respond(action, result, request_id)
 }
 
 /// Ids named in the request, checked for form (`<Kind>.Malformed`).

@@ -14,6 +14,7 @@ async fn network() -> Network {
 fn call(network: &Network, body: &str) -> (u16, String) {
     let response = handle(
         network,
+        None,
         "us-east-1",
         &QueryRequest::parse("", body.as_bytes()),
         "req-1",
@@ -205,6 +206,7 @@ async fn other_regions_are_refused() {
     let net = network().await;
     let response = handle(
         &net,
+        None,
         "us-west-2",
         &QueryRequest::parse("", b"Action=DescribeSubnets"),
         "req-1",
@@ -213,4 +215,37 @@ async fn other_regions_are_refused() {
     let body = String::from_utf8(response.body).unwrap();
     assert!(body.contains("<Code>UnsupportedOperation</Code>"), "{body}");
     assert!(body.contains("region us-east-1 only"), "{body}");
+}
+
+#[tokio::test]
+async fn instance_types_by_filter() {
+    let net = network().await;
+    let (status, body) = call(
+        &net,
+        "Action=DescribeInstanceTypes&Filter.1.Name=vcpu-info.default-vcpus&Filter.1.Value.1=1&Filter.2.Name=processor-info.supported-architecture&Filter.2.Value.1=arm64",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<instanceType>m6g.medium</instanceType>"),
+        "{body}"
+    );
+    assert!(!body.contains("<instanceType>m5."), "{body}");
+    assert!(body.contains("<defaultThreadsPerCore>1</defaultThreadsPerCore>"));
+    let (status, body) = call(&net, "Action=DescribeInstanceTypes&InstanceType.1=m5.large");
+    assert_eq!(status, 200);
+    assert!(body.contains("<maximumNetworkInterfaces>3</maximumNetworkInterfaces>"));
+    assert!(body.contains("<ipv4AddressesPerInterface>10</ipv4AddressesPerInterface>"));
+    assert!(body.contains("<sizeInMiB>8192</sizeInMiB>"));
+    let (status, body) = call(&net, "Action=DescribeInstanceTypes&InstanceType.1=m5.huge");
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>InvalidInstanceType</Code>"), "{body}");
+    let (status, body) = call(
+        &net,
+        "Action=DescribeInstanceTypes&Filter.1.Name=no-such-filter&Filter.1.Value.1=x",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("InvalidParameterValue"), "{body}");
+    // Without a fleet, instances are not served.
+    let (status, _) = call(&net, "Action=DescribeInstances");
+    assert_eq!(status, 501);
 }

@@ -429,6 +429,141 @@ impl Network {
         }
     }
 
+    /// Allocates one free private IP of a subnet per owner, in one store transaction (a
+    /// fleet launch of many instances writes once). All or nothing: `SubnetFull` if the
+    /// subnet has fewer free addresses than owners.
+    pub async fn allocate_ips(
+        &self,
+        subnet_id: &str,
+        owners: &[&str],
+    ) -> Result<Vec<Ipv4Addr>, NetworkError> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _writing = self.inner.writes.lock().await;
+        let subnet = self
+            .inner
+            .record
+            .subnets
+            .iter()
+            .find(|s| s.id == subnet_id)
+            .ok_or_else(|| NetworkError::NoSuchSubnet(subnet_id.to_string()))?;
+        let (network, prefix_len) = subnet.cidr();
+        let first = u32::from(network) + 4;
+        let last = u32::from(network) + (1u32 << (32 - prefix_len)) - 2;
+        loop {
+            let candidates: Vec<u32> = {
+                let ips = self.inner.ips.read();
+                let taken = ips.get(subnet_id);
+                (first..=last)
+                    .filter(|ip| !taken.is_some_and(|t| t.contains(ip)))
+                    .take(owners.len())
+                    .collect()
+            };
+            if candidates.len() < owners.len() {
+                return Err(NetworkError::SubnetFull(subnet_id.to_string()));
+            }
+            let mut compares = Vec::with_capacity(owners.len());
+            let mut puts = Vec::with_capacity(owners.len());
+            for (ip, owner) in candidates.iter().zip(owners) {
+                let key = ip_key(self.region(), subnet_id, Ipv4Addr::from(*ip));
+                let value = serde_json::to_vec(&IpRecord {
+                    owner: owner.to_string(),
+                })?;
+                compares.push(Compare::absent(key.clone()));
+                puts.push(TxnOp::put(key, Bytes::from(value)));
+            }
+            let done = self
+                .inner
+                .store
+                .txn(Txn::new().when(compares).and_then(puts))
+                .await?;
+            if done.succeeded {
+                self.inner
+                    .ips
+                    .write()
+                    .entry(subnet_id.to_string())
+                    .or_default()
+                    .extend(candidates.iter().copied());
+                return Ok(candidates.into_iter().map(Ipv4Addr::from).collect());
+            }
+            // Another process sharing the store took some of them: learn which, retry.
+            for ip in &candidates {
+                let key = ip_key(self.region(), subnet_id, Ipv4Addr::from(*ip));
+                if self.inner.store.get(key.as_bytes()).await?.is_some() {
+                    self.inner
+                        .ips
+                        .write()
+                        .entry(subnet_id.to_string())
+                        .or_default()
+                        .insert(*ip);
+                }
+            }
+        }
+    }
+
+    /// Releases allocated IPs of one subnet in one store transaction; those not allocated
+    /// are ignored.
+    pub async fn release_ips(&self, subnet_id: &str, ips: &[Ipv4Addr]) -> Result<(), NetworkError> {
+        if ips.is_empty() {
+            return Ok(());
+        }
+        let _writing = self.inner.writes.lock().await;
+        if self.subnet(subnet_id).is_none() {
+            return Err(NetworkError::NoSuchSubnet(subnet_id.to_string()));
+        }
+        let ops: Vec<TxnOp> = ips
+            .iter()
+            .map(|ip| TxnOp::delete(Bytes::from(ip_key(self.region(), subnet_id, *ip))))
+            .collect();
+        self.inner.store.txn(Txn::new().and_then(ops)).await?;
+        if let Some(set) = self.inner.ips.write().get_mut(subnet_id) {
+            for ip in ips {
+                set.remove(&u32::from(*ip));
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the addresses of one subnet still held by their owners: for each
+    /// `(address, owner)`, only if the stored allocation names that owner (an address freed
+    /// and taken again by someone else is left alone). Returns how many were released.
+    /// For recovery: addresses left behind by a crash between two writes.
+    pub async fn release_ips_owned(
+        &self,
+        subnet_id: &str,
+        held: &[(Ipv4Addr, &str)],
+    ) -> Result<usize, NetworkError> {
+        let _writing = self.inner.writes.lock().await;
+        let mut released = 0;
+        for (ip, owner) in held {
+            let key = ip_key(self.region(), subnet_id, *ip);
+            let Some(kv) = self.inner.store.get(key.as_bytes()).await? else {
+                continue;
+            };
+            let record: IpRecord = serde_json::from_slice(&kv.value)?;
+            if record.owner != *owner {
+                continue;
+            }
+            let done = self
+                .inner
+                .store
+                .txn(
+                    Txn::new()
+                        .when([Compare::mod_revision_is(key.clone(), kv.mod_revision)])
+                        .and_then([TxnOp::delete(Bytes::from(key))]),
+                )
+                .await?;
+            if done.succeeded {
+                released += 1;
+                if let Some(set) = self.inner.ips.write().get_mut(subnet_id) {
+                    set.remove(&u32::from(*ip));
+                }
+            }
+        }
+        Ok(released)
+    }
+
     /// Releases an allocated IP; `false` if it was not allocated.
     pub async fn release_ip(&self, subnet_id: &str, ip: Ipv4Addr) -> Result<bool, NetworkError> {
         let _writing = self.inner.writes.lock().await;
