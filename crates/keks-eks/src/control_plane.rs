@@ -37,6 +37,8 @@ pub struct ControlPlane {
     pub(crate) clock: SharedClock,
     pub(crate) kube: Arc<Clusters>,
     pub(crate) network: Network,
+    /// What every Fargate pod has cost.
+    pub fargate_meter: Arc<crate::fargate::meter::Meter>,
     docs: RwLock<BTreeMap<String, ClusterDoc>>,
     principals: std::sync::OnceLock<Arc<dyn crate::Principals>>,
     /// Serializes changes so that each is read, checked and written as one step.
@@ -54,7 +56,10 @@ impl ControlPlane {
         kube: Arc<Clusters>,
         network: Network,
     ) -> Result<Arc<Self>, EksError> {
+        let fargate_meter =
+            Arc::new(crate::fargate::meter::Meter::load(store.clone(), &config.region).await?);
         let this = Arc::new(Self {
+            fargate_meter,
             store,
             clock,
             kube,

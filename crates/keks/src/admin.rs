@@ -49,12 +49,35 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/_keks/dev/clusters", post(create_dev_cluster))
         .route("/_keks/eks/clusters", post(create_eks_cluster))
+        .route("/_keks/costs", get(costs))
         .route(
             "/_keks/faults",
             get(list_faults).post(add_fault).delete(remove_fault),
         )
         .route("/_keks/spot-interruptions", post(interrupt_spot))
         .with_state(state)
+}
+
+/// `GET /_keks/costs[?cluster=NAME]`: cost so far — every Fargate pod (per pod, namespace,
+/// profile and cluster) and the EC2 fleet's instances.
+async fn costs(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Json<serde_json::Value>, (StatusCode, String)> {
+    authorize(&state, &headers)?;
+    let cluster = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|p| p.strip_prefix("cluster="))
+        .map(str::to_string);
+    let control = &state.quick.control;
+    let mut report = control
+        .fargate_meter
+        .report(cluster.as_deref(), control.now());
+    report["ec2"] = serde_json::json!({"usd": state.autoscaling.fleet().total_cost()});
+    Ok(Json(report))
 }
 
 async fn create_eks_cluster(

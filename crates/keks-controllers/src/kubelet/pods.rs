@@ -132,7 +132,9 @@ impl Kubelet {
             // look again shortly.
             return Ok(Some(Duration::from_millis(200)));
         }
-        let pod_ip = if pod["spec"]["hostNetwork"] == true {
+        // A Fargate micro-VM runs one pod, which has the node's own address.
+        let fargate = node["metadata"]["labels"]["eks.amazonaws.com/compute-type"] == "fargate";
+        let pod_ip = if pod["spec"]["hostNetwork"] == true || fargate {
             host_ip.clone()
         } else {
             let mut ipam = self.ipam.lock();

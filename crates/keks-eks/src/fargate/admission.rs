@@ -46,7 +46,22 @@ impl Fargate {
 struct FargateAdmission(Fargate);
 
 impl ClusterAddon for Fargate {
-    fn start(&self, _api: Arc<ClusterApi>) {}
+    /// Starts the cluster's fargate-scheduler once the control plane is connected (clusters
+    /// load before it exists).
+    fn start(&self, api: Arc<ClusterApi>) {
+        let control = self.control.clone();
+        let spawner = api.clone();
+        spawner.spawn(async move {
+            use keks_core::ClockExt;
+            loop {
+                if let Some(c) = control.get() {
+                    super::scheduler::FargateScheduler::start(api, c.clone());
+                    return;
+                }
+                api.clock.sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+    }
 
     fn admission(&self) -> Vec<Arc<dyn Admission>> {
         vec![Arc::new(FargateAdmission(self.clone()))]

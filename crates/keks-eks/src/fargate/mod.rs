@@ -5,6 +5,7 @@ pub mod admission;
 pub mod meter;
 pub mod node;
 pub mod profiles;
+pub mod scheduler;
 pub mod selector;
 pub mod sizing;
 pub mod support;
