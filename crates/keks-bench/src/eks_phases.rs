@@ -32,7 +32,7 @@ impl ClusterSpec {
     }
 }
 
-/// The account (STS GetCallerIdentity) and the subnets of the first VPC EC2
+/// The account (STS GetCallerIdentity), the cluster role (IAM CreateRole) and the subnets of the first VPC EC2
 /// DescribeSubnets lists, unless subnets are given.
 pub async fn cluster_spec(
     endpoint: &Arc<AwsEndpoint>,
@@ -53,6 +53,23 @@ pub async fn cluster_spec(
     let account = xml_text(&identity, "Account")
         .context("GetCallerIdentity returned no Account")?
         .to_string();
+    // EKS requires the cluster role to exist (moto does not check; creating it is harmless).
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let (status, _) = conn
+        .call(&endpoint.sign_query(
+            "iam",
+            &[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "keks-bench-cluster"),
+                ("AssumeRolePolicyDocument", trust),
+            ],
+        ))
+        .await
+        .context("IAM CreateRole")?;
+    if !(status.is_success() || status == StatusCode::CONFLICT) {
+        bail!("IAM CreateRole keks-bench-cluster answered {status}");
+    }
     let subnet_ids = if subnets.is_empty() {
         let xml = conn
             .expect(
