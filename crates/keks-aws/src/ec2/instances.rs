@@ -1,6 +1,7 @@
 //! EC2's instance actions over [`keks_cloud::Fleet`] and the instance-type catalog:
 //! DescribeInstances, DescribeInstanceTypes, RunInstances, TerminateInstances.
 
+use super::xml::tag_set;
 use keks_cloud::catalog::{self, Arch};
 use keks_cloud::{CapacityType, Fleet, Instance, InstanceError, InstanceType, LaunchRequest, Tag};
 
@@ -29,23 +30,6 @@ fn ec2_error(e: &InstanceError) -> Ec2Error {
         err.status = 500;
     }
     err
-}
-
-fn tag_set(tags: &[Tag]) -> String {
-    if tags.is_empty() {
-        return String::new();
-    }
-    let items: String = tags
-        .iter()
-        .map(|t| {
-            format!(
-                "<item><key>{}</key><value>{}</value></item>",
-                xml_escape(&t.key),
-                xml_escape(&t.value)
-            )
-        })
-        .collect();
-    format!("<tagSet>{items}</tagSet>")
 }
 
 fn state_xml(element: &str, s: keks_cloud::InstanceState) -> String {

@@ -5,7 +5,7 @@ use keks_cloud::{AvailabilityZone, InternetGateway, RouteTable, SecurityGroup, S
 use crate::query::xml_escape;
 
 /// `<tagSet>`, left out when there are no tags (as EC2 does).
-fn tag_set(tags: &[Tag]) -> String {
+pub(crate) fn tag_set(tags: &[Tag]) -> String {
     if tags.is_empty() {
         return String::new();
     }

@@ -383,50 +383,8 @@ impl Network {
         subnet_id: &str,
         owner: &str,
     ) -> Result<Ipv4Addr, NetworkError> {
-        let _writing = self.inner.writes.lock().await;
-        let subnet = self
-            .inner
-            .record
-            .subnets
-            .iter()
-            .find(|s| s.id == subnet_id)
-            .ok_or_else(|| NetworkError::NoSuchSubnet(subnet_id.to_string()))?;
-        let (network, prefix_len) = subnet.cidr();
-        let first = u32::from(network) + 4;
-        let last = u32::from(network) + (1u32 << (32 - prefix_len)) - 2;
-        loop {
-            let candidate = {
-                let ips = self.inner.ips.read();
-                let taken = ips.get(subnet_id);
-                (first..=last).find(|ip| !taken.is_some_and(|t| t.contains(ip)))
-            };
-            let Some(ip) = candidate else {
-                return Err(NetworkError::SubnetFull(subnet_id.to_string()));
-            };
-            let key = ip_key(self.region(), subnet_id, Ipv4Addr::from(ip));
-            let value = serde_json::to_vec(&IpRecord {
-                owner: owner.to_string(),
-            })?;
-            let done = self
-                .inner
-                .store
-                .txn(
-                    Txn::new()
-                        .when([Compare::absent(key.clone())])
-                        .and_then([TxnOp::put(key, Bytes::from(value))]),
-                )
-                .await?;
-            // Taken either way: by us, or by another process sharing the store.
-            self.inner
-                .ips
-                .write()
-                .entry(subnet_id.to_string())
-                .or_default()
-                .insert(ip);
-            if done.succeeded {
-                return Ok(Ipv4Addr::from(ip));
-            }
-        }
+        let ips = self.allocate_ips(subnet_id, &[owner]).await?;
+        Ok(ips[0])
     }
 
     /// Allocates one free private IP of a subnet per owner, in one store transaction (a
