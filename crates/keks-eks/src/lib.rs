@@ -1,6 +1,6 @@
 //! keks-eks: the EKS control plane — clusters and their lifecycle on the clock, updates,
 //! tags, access entries and policies, and the mapping of IAM identities to Kubernetes users
-//! (access entries and `aws-auth`). The AWS front (keks-aws) calls it with validated input.
+//! (access entries and `aws-auth`), Fargate and managed node groups. The AWS front (keks-aws) calls it with validated input.
 
 pub mod access;
 pub mod aws_auth;
@@ -12,6 +12,7 @@ pub mod doc;
 pub mod error;
 pub mod fargate;
 pub mod identity;
+pub mod nodegroups;
 pub mod ids;
 pub mod pagination;
 pub mod principals;

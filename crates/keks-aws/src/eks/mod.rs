@@ -90,6 +90,11 @@ impl EksFront {
             "DescribeFargateProfile" => c.describe_fargate_profile(&input),
             "ListFargateProfiles" => c.list_fargate_profiles(&input),
             "DeleteFargateProfile" => c.delete_fargate_profile(&input).await,
+            "CreateNodegroup" => c.create_nodegroup(input).await,
+            "DescribeNodegroup" => c.describe_nodegroup(&input),
+            "ListNodegroups" => c.list_nodegroups(&input),
+            "DeleteNodegroup" => c.delete_nodegroup(&input).await,
+            "UpdateNodegroupConfig" => c.update_nodegroup_config(input).await,
             other => Err(EksError::NotImplemented(format!(
                 "The EKS operation {other} is not implemented by keks yet."
             ))),
