@@ -34,10 +34,9 @@ impl Tagged {
                 .fargate_profiles
                 .get_mut(name)
                 .map(|p| &mut p.profile.tags),
-            Self::Nodegroup { name, .. } => doc
-                .nodegroups
-                .get_mut(name)
-                .map(|n| &mut n.nodegroup.tags),
+            Self::Nodegroup { name, .. } => {
+                doc.nodegroups.get_mut(name).map(|n| &mut n.nodegroup.tags)
+            }
         }
     }
 }

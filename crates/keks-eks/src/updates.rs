@@ -260,16 +260,16 @@ impl ControlPlane {
         let mut ids: Vec<(f64, String)> = match input.get("nodegroupName").and_then(Value::as_str) {
             Some(ng) => self.nodegroup_update_ids(name, ng)?,
             None => self
-            .with(name, |d| {
-                if input.get("addonName").is_some() {
-                    return Vec::new();
-                }
-                d.updates
-                    .iter()
-                    .map(|u| (u.created_at, u.id.clone()))
-                    .collect()
-            })
-            .ok_or_else(|| EksError::no_cluster(name))?,
+                .with(name, |d| {
+                    if input.get("addonName").is_some() {
+                        return Vec::new();
+                    }
+                    d.updates
+                        .iter()
+                        .map(|u| (u.created_at, u.id.clone()))
+                        .collect()
+                })
+                .ok_or_else(|| EksError::no_cluster(name))?,
         };
         ids.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         // Paged in creation order: the page key is the position, the answer the id.

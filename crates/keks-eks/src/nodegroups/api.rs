@@ -12,9 +12,7 @@ use keks_cloud::{CapacityType, GroupSpec, GroupUpdate, Tag};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::model::{
-    Nodegroup, NodegroupDoc, NodegroupPending, ScalingConfig, Taint, UpdateConfig,
-};
+use super::model::{Nodegroup, NodegroupDoc, NodegroupPending, ScalingConfig, Taint, UpdateConfig};
 use super::validate::{self, MAX_NODEGROUPS};
 use crate::clusters::{check_tags, parse, valid_cluster_name, valid_role_arn};
 use crate::control_plane::ControlPlane;
@@ -177,7 +175,9 @@ impl ControlPlane {
         let min = s.min_size.unwrap_or(2);
         let scaling = ScalingConfig {
             min_size: min,
-            max_size: s.max_size.unwrap_or(min.max(s.desired_size.unwrap_or(2)).max(1)),
+            max_size: s
+                .max_size
+                .unwrap_or(min.max(s.desired_size.unwrap_or(2)).max(1)),
             desired_size: s.desired_size.unwrap_or(min),
         };
         validate::check_scaling(&scaling).map_err(bad)?;
@@ -254,7 +254,7 @@ impl ControlPlane {
             asg_name: asg_name.clone(),
             image_id: image_id(&ami_type, &cluster_version),
             pending: Some(NodegroupPending::Activate),
-            due: Some(self.due_in(self.config.timing.fargate_profile_create())),
+            due: Some(self.due_in(self.config.timing.nodegroup_create())),
             updates: Vec::new(),
             client_request_token: input.client_request_token.clone(),
             update_tokens: BTreeMap::new(),
@@ -359,10 +359,12 @@ impl ControlPlane {
     pub fn describe_nodegroup(&self, input: &Value) -> Result<Value, EksError> {
         let cluster = input["clusterName"].as_str().unwrap_or_default();
         let name = input["nodegroupName"].as_str().unwrap_or_default();
-        self.with(cluster, |d| d.nodegroups.get(name).map(|n| n.nodegroup.clone()))
-            .ok_or_else(|| EksError::no_cluster(cluster))?
-            .map(|n| json!({ "nodegroup": n }))
-            .ok_or_else(|| no_nodegroup(cluster, name))
+        self.with(cluster, |d| {
+            d.nodegroups.get(name).map(|n| n.nodegroup.clone())
+        })
+        .ok_or_else(|| EksError::no_cluster(cluster))?
+        .map(|n| json!({ "nodegroup": n }))
+        .ok_or_else(|| no_nodegroup(cluster, name))
     }
 
     pub fn list_nodegroups(&self, input: &Value) -> Result<Value, EksError> {
@@ -374,9 +376,15 @@ impl ControlPlane {
     }
 
     pub async fn delete_nodegroup(&self, input: &Value) -> Result<Value, EksError> {
-        let cluster = input["clusterName"].as_str().unwrap_or_default().to_string();
-        let name = input["nodegroupName"].as_str().unwrap_or_default().to_string();
-        let due = self.due_in(self.config.timing.fargate_profile_delete());
+        let cluster = input["clusterName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = input["nodegroupName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let due = self.due_in(self.config.timing.nodegroup_delete());
         let now = self.now();
         let (answer, asg) = self
             .modify(&cluster, |d| {
@@ -425,7 +433,7 @@ impl ControlPlane {
         if let Some(c) = &input.update_config {
             validate::check_update_config(c).map_err(bad)?;
         }
-        let due = self.due_in(self.config.timing.config_update().min(self.config.timing.fargate_profile_create()));
+        let due = self.due_in(self.config.timing.nodegroup_update());
         let now = self.now();
         let update_id = ids::uuid();
         let (answer, asg, scaling) = self
@@ -605,9 +613,12 @@ impl ControlPlane {
         nodegroup: &str,
     ) -> Result<Vec<(f64, String)>, EksError> {
         self.with(cluster, |d| {
-            d.nodegroups
-                .get(nodegroup)
-                .map(|n| n.updates.iter().map(|u| (u.created_at, u.id.clone())).collect())
+            d.nodegroups.get(nodegroup).map(|n| {
+                n.updates
+                    .iter()
+                    .map(|u| (u.created_at, u.id.clone()))
+                    .collect()
+            })
         })
         .ok_or_else(|| EksError::no_cluster(cluster))?
         .ok_or_else(|| no_nodegroup(cluster, nodegroup))

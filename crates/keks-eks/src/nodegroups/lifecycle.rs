@@ -69,7 +69,11 @@ impl ControlPlane {
     }
 
     /// Completes (or postpones) the node group transitions of `cluster` due by `now`.
-    pub(crate) async fn complete_nodegroups(&self, cluster: &str, now: f64) -> Result<(), EksError> {
+    pub(crate) async fn complete_nodegroups(
+        &self,
+        cluster: &str,
+        now: f64,
+    ) -> Result<(), EksError> {
         let due: Vec<(String, NodegroupPending, String, u32)> = self
             .with(cluster, |d| {
                 d.nodegroups

@@ -50,7 +50,10 @@ pub fn system_labels(n: &GroupNode<'_>) -> BTreeMap<String, String> {
     put("topology.kubernetes.io/region", &region);
     put("topology.kubernetes.io/zone", &i.availability_zone);
     put("failure-domain.beta.kubernetes.io/region", &region);
-    put("failure-domain.beta.kubernetes.io/zone", &i.availability_zone);
+    put(
+        "failure-domain.beta.kubernetes.io/zone",
+        &i.availability_zone,
+    );
     put("topology.k8s.aws/zone-id", n.zone_id);
     put("kubernetes.io/arch", arch);
     put("beta.kubernetes.io/arch", arch);

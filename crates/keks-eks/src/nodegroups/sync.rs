@@ -59,9 +59,9 @@ impl Wanted {
 
 /// Taints other parties own (the node lifecycle controller's), kept as they are.
 fn foreign_taint(t: &Value) -> bool {
-    t["key"]
-        .as_str()
-        .is_some_and(|k| k.starts_with("node.kubernetes.io/") || k.starts_with("node.cloudprovider.kubernetes.io/"))
+    t["key"].as_str().is_some_and(|k| {
+        k.starts_with("node.kubernetes.io/") || k.starts_with("node.cloudprovider.kubernetes.io/")
+    })
 }
 
 /// The node's metadata and spec with the group's current labels and taints, if that
@@ -171,7 +171,9 @@ impl NodeSync {
         };
         let groups = self
             .control
-            .with(self.cluster(), |d| d.nodegroups.values().cloned().collect::<Vec<_>>())
+            .with(self.cluster(), |d| {
+                d.nodegroups.values().cloned().collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         if groups.is_empty() && !had_nodes {
             return Ok(false);
@@ -179,8 +181,10 @@ impl NodeSync {
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         for g in &groups {
             let n = &g.nodegroup;
-            let patch = crate::versions::find(&n.version)
-                .map_or_else(|| format!("{}.0", n.version), |v| v.patch_version.to_string());
+            let patch = crate::versions::find(&n.version).map_or_else(
+                || format!("{}.0", n.version),
+                |v| v.patch_version.to_string(),
+            );
             for i in autoscaling.instances(&g.asg_name) {
                 if i.state != InstanceState::Running {
                     continue;
@@ -210,10 +214,17 @@ impl NodeSync {
             .ok_or_else(|| EksError::Server("nodes are not served".into()))?;
         let mut present = BTreeSet::new();
         for node in &have {
-            let name = node["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = node["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             match wanted.get(&name) {
                 None => {
-                    match self.api.delete(&nodes, "", &name, &DeleteOptions::default()).await {
+                    match self
+                        .api
+                        .delete(&nodes, "", &name, &DeleteOptions::default())
+                        .await
+                    {
                         Ok(_) | Err(ApiError::NotFound { .. }) => {}
                         Err(e) => return Err(EksError::Server(e.to_string())),
                     }
@@ -223,9 +234,14 @@ impl NodeSync {
                     if refreshed(node, &w.node()).is_some() {
                         let g = w.node();
                         self.api
-                            .guaranteed_update(&nodes, "", &name, &UpdateOptions::default(), 0, |cur| {
-                                Ok(refreshed(cur, &g).unwrap_or_else(|| cur.clone()))
-                            })
+                            .guaranteed_update(
+                                &nodes,
+                                "",
+                                &name,
+                                &UpdateOptions::default(),
+                                0,
+                                |cur| Ok(refreshed(cur, &g).unwrap_or_else(|| cur.clone())),
+                            )
                             .await
                             .map_err(|e| EksError::Server(e.to_string()))?;
                     }
@@ -237,7 +253,11 @@ impl NodeSync {
                 continue;
             }
             let g = w.node();
-            match self.api.create(&nodes, "", g.object(), &WriteOptions::default()).await {
+            match self
+                .api
+                .create(&nodes, "", g.object(), &WriteOptions::default())
+                .await
+            {
                 Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(EksError::Server(e.to_string())),
             }
