@@ -159,3 +159,32 @@ def test_nodegroup_nodes_updates_refusals_and_deletion(keks):
     err = error(eks.describe_nodegroup, clusterName="ng", nodegroupName="workers")
     assert err["Error"]["Code"] == "ResourceNotFoundException"
     aws_ok(keks, "eks", "delete-cluster", "--name", "ng")
+
+
+def test_nodegroups_and_their_nodes_survive_a_restart(keks):
+    create_cluster(keks, "ngr")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngr-nodes")
+    subnets = eks.describe_cluster(name="ngr")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    eks.create_nodegroup(clusterName="ngr", nodegroupName="arm", nodeRole=role, subnets=subnets,
+                         amiType="AL2023_ARM_64_STANDARD", instanceTypes=["m6g.large"],
+                         scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 1})
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngr", nodegroupName="arm", WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "ngr")
+    env = aws_env(keks)
+    before = wait("an arm64 node", lambda: group_nodes(kc, env, "arm"))
+    assert before[0]["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+    assert before[0]["status"]["allocatable"]["pods"] == "29"
+    keks.stop()
+    keks.start()
+    # The ports move with a restart: new clients and a new kubeconfig.
+    eks, _, _ = clients(keks)
+    assert eks.describe_nodegroup(clusterName="ngr", nodegroupName="arm")["nodegroup"]["status"] == "ACTIVE"
+    kc = kubeconfig_for(keks, "ngr")
+    env = aws_env(keks)
+    after = wait("the node after the restart", lambda: group_nodes(kc, env, "arm"))
+    assert [n["metadata"]["name"] for n in after] == [n["metadata"]["name"] for n in before]
+    eks.delete_nodegroup(clusterName="ngr", nodegroupName="arm")
+    eks.get_waiter("nodegroup_deleted").wait(clusterName="ngr", nodegroupName="arm", WaiterConfig={"Delay": 1})
+    assert group_nodes(kc, env, "arm") == []
+
