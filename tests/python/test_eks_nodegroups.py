@@ -188,3 +188,36 @@ def test_nodegroups_and_their_nodes_survive_a_restart(keks):
     eks.get_waiter("nodegroup_deleted").wait(clusterName="ngr", nodegroupName="arm", WaiterConfig={"Delay": 1})
     assert group_nodes(kc, env, "arm") == []
 
+
+
+def test_launch_failures_degrade_the_group_until_capacity_returns(keks):
+    from test_aws_fleet import admin, client
+
+    create_cluster(keks, "ngd")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngd-nodes")
+    subnets = eks.describe_cluster(name="ngd")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    group = eks.create_nodegroup(clusterName="ngd", nodegroupName="c5", nodeRole=role, subnets=subnets,
+                                 instanceTypes=["c5.large"],
+                                 scalingConfig={"minSize": 1, "maxSize": 1, "desiredSize": 1})["nodegroup"]
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngd", nodegroupName="c5", WaiterConfig={"Delay": 1})
+    asg_name = group["resources"]["autoScalingGroups"][0]["name"]
+    status, _ = admin(keks, "POST", "/_keks/faults", {"kind": "insufficientCapacity", "instanceType": "c5.large"})
+    assert status == 201
+    asg = client(keks, "autoscaling")
+    instance = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]["Instances"][0]
+    asg.terminate_instance_in_auto_scaling_group(InstanceId=instance["InstanceId"],
+                                                 ShouldDecrementDesiredCapacity=False)
+
+    def described():
+        return eks.describe_nodegroup(clusterName="ngd", nodegroupName="c5")["nodegroup"]
+
+    degraded = wait("DEGRADED", lambda: (lambda g: g if g["status"] == "DEGRADED" else None)(described()))
+    issue = degraded["health"]["issues"][0]
+    assert issue["code"] == "AsgInstanceLaunchFailures" and issue["resourceIds"] == [asg_name]
+    assert "InsufficientInstanceCapacity" in issue["message"] or "capacity" in issue["message"].lower()
+    status, _ = admin(keks, "DELETE", "/_keks/faults")
+    assert status == 200
+    healed = wait("ACTIVE again", lambda: (lambda g: g if g["status"] == "ACTIVE" else None)(described()),
+                  timeout=30)
+    assert healed["health"] == {"issues": []}

@@ -449,7 +449,7 @@ impl ControlPlane {
                         }
                     }
                 }
-                if n.nodegroup.status != "ACTIVE" {
+                if n.nodegroup.status != "ACTIVE" && n.nodegroup.status != "DEGRADED" {
                     return Err(EksError::ResourceInUse {
                         message: format!(
                             "Nodegroup {name} is in {} state and cannot be updated until it is ACTIVE",

@@ -4,6 +4,7 @@
 
 pub mod allocatable;
 pub mod api;
+pub mod health;
 pub mod lifecycle;
 pub mod model;
 pub mod node;

@@ -206,6 +206,9 @@ impl NodeSync {
                 );
             }
         }
+        self.control
+            .refresh_nodegroup_health(self.cluster())
+            .await?;
         let have = self.control.nodegroup_nodes(self.cluster()).await?;
         let nodes = self
             .api
