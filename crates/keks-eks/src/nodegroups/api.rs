@@ -115,7 +115,7 @@ impl ControlPlane {
         let cluster = input.cluster_name.clone();
         let name = input.nodegroup_name.clone();
         let bad = |e: EksError| e.for_cluster(&cluster);
-        if !valid_cluster_name(&name) {
+        if !valid_cluster_name(&name) || name.len() > 63 {
             return Err(bad(EksError::invalid_parameter(format!(
                 "The node group name {name:?} is not valid: it can contain only alphanumeric characters, hyphens and underscores, must start with an alphanumeric character and can't be longer than 63 characters."
             ))));
