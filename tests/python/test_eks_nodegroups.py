@@ -139,6 +139,7 @@ def test_nodegroup_nodes_updates_refusals_and_deletion(keks):
     assert err["Error"]["Message"] == "Minimum capacity 3 can't be greater than desired size 2"
     err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="workers", nodeRole=role, subnets=subnets)
     assert err["Error"]["Code"] == "ResourceInUseException"
+    assert err["nodegroupName"] == "workers" and err["clusterName"] == "ng"
     err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="x", subnets=subnets,
                 nodeRole=f"arn:aws:iam::{account_id(keks)}:role/missing")
     assert err["Error"]["Code"] == "InvalidParameterException"

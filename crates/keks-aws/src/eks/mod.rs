@@ -54,9 +54,18 @@ impl EksFront {
                     .error(&errors::to_wire(&EksError::no_cluster(name))),
             };
         }
+        // Node group errors name the node group too (EKS's `nodegroupName` member).
+        let nodegroup = call.input["nodegroupName"]
+            .as_str()
+            .filter(|_| operation.contains("Nodegroup"))
+            .map(str::to_string);
         match self.dispatch(caller, call).await {
             Ok(output) => self.rest.success(&operation, &output),
-            Err(e) => self.rest.error(&errors::to_wire(&e)),
+            Err(e) => self.rest.error(&errors::with_nodegroup(
+                errors::to_wire(&e),
+                &e,
+                nodegroup.as_deref(),
+            )),
         }
     }
 
