@@ -151,8 +151,19 @@ pub fn valid_value(value: &str) -> bool {
     value.is_empty() || valid_name_part(value)
 }
 
+/// Label prefixes EKS keeps for itself and Kubernetes (`Label cannot contain reserved
+/// prefixes [kubernetes.io/, k8s.io/, eks.amazonaws.com/]`, eksctl-io/eksctl#4007).
+pub const RESERVED_LABEL_PREFIXES: [&str; 3] = ["kubernetes.io", "k8s.io", "eks.amazonaws.com"];
+
 pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), EksError> {
     for (k, v) in labels {
+        if k.split_once('/')
+            .is_some_and(|(prefix, _)| RESERVED_LABEL_PREFIXES.contains(&prefix))
+        {
+            return Err(invalid(
+                "Label cannot contain reserved prefixes [kubernetes.io/, k8s.io/, eks.amazonaws.com/]",
+            ));
+        }
         if !valid_key(k) || !valid_value(v) {
             return Err(invalid(format!(
                 "Label {k}={v} is not a valid Kubernetes label"
@@ -273,6 +284,12 @@ mod tests {
         assert!(check_labels(&labels).is_ok());
         labels.insert("bad key".to_string(), "a".to_string());
         assert!(check_labels(&labels).is_err());
+        let reserved: BTreeMap<String, String> =
+            [("kubernetes.io/role".to_string(), "x".to_string())].into();
+        assert!(check_labels(&reserved).is_err());
+        let allowed: BTreeMap<String, String> =
+            [("node.example.com/role".to_string(), "x".to_string())].into();
+        assert!(check_labels(&allowed).is_ok());
     }
 
     #[test]
