@@ -1,6 +1,7 @@
 //! Managed node groups on a virtual clock with the realistic timing profile: a group stays
 //! CREATING at least its two minutes and until its instances (40 s to boot) are Ready nodes,
-//! a scaling update completes once the new node is Ready, and deletion waits for the
+//! a scaling update completes once the new node is Ready (and a scale-in once the extra
+//! nodes are gone), and deletion waits for the
 //! instances to terminate; the nodes carry EKS's labels and the AMI's allocatable.
 
 use std::sync::Arc;
@@ -175,6 +176,16 @@ async fn realistic_node_group_lifecycle() {
         .describe_update(&json!({"name": "ng", "updateId": id, "nodegroupName": "workers"}))
         .unwrap();
     assert_eq!(done["update"]["status"], "Successful");
+
+    // Scaling in: the group's instances are terminated and their nodes go.
+    cp.update_nodegroup_config(json!({"clusterName": "ng", "nodegroupName": "workers",
+        "scalingConfig": {"minSize": 0, "desiredSize": 1}}))
+        .await
+        .unwrap();
+    advance(&clock, Duration::from_secs(65)).await;
+    assert_eq!(group_status(&cp), "ACTIVE");
+    assert_eq!(nodes(&clusters).await.len(), 1);
+    assert_eq!(autoscaling.group(&asg).unwrap().min_size, 0);
 
     cp.delete_nodegroup(&json!({"clusterName": "ng", "nodegroupName": "workers"}))
         .await
