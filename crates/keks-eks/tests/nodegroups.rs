@@ -60,12 +60,22 @@ async fn nodes(clusters: &Clusters) -> Vec<Value> {
     list["items"].as_array().cloned().unwrap_or_default()
 }
 
-#[tokio::test]
-async fn realistic_node_group_lifecycle() {
+struct Rig {
+    clock: VirtualClock,
+    cp: Arc<ControlPlane>,
+    clusters: Arc<Clusters>,
+    autoscaling: keks_cloud::AutoScaling,
+    faults: keks_cloud::Faults,
+    subnets: Vec<String>,
+}
+
+/// A realistic control plane with the fleet and an ACTIVE cluster `ng`.
+async fn rig() -> Rig {
     let clock = VirtualClock::new();
     let shared: SharedClock = Arc::new(clock.clone());
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let fargate = keks_eks::fargate::Fargate::new();
+    let faults = keks_cloud::Faults::new();
     let clusters = Arc::new(
         Clusters::load(
             store.clone(),
@@ -91,7 +101,7 @@ async fn realistic_node_group_lifecycle() {
         network.clone(),
         shared.clone(),
         keks_cloud::FleetTiming::REALISTIC,
-        keks_cloud::Faults::new(),
+        faults.clone(),
     )
     .await
     .unwrap();
@@ -135,6 +145,26 @@ async fn realistic_node_group_lifecycle() {
     .unwrap();
     advance(&clock, Duration::from_secs(10 * 60 + 1)).await;
 
+    Rig {
+        clock,
+        cp,
+        clusters,
+        autoscaling,
+        faults,
+        subnets,
+    }
+}
+
+#[tokio::test]
+async fn realistic_node_group_lifecycle() {
+    let Rig {
+        clock,
+        cp,
+        clusters,
+        autoscaling,
+        subnets,
+        ..
+    } = rig().await;
     let created = cp
         .create_nodegroup(json!({"clusterName": "ng", "nodegroupName": "workers",
             "nodeRole": format!("arn:aws:iam::{ACCOUNT}:role/nodes"), "subnets": subnets,
@@ -196,4 +226,41 @@ async fn realistic_node_group_lifecycle() {
     assert_eq!(group_status(&cp), "No node group found for name: workers.");
     assert!(nodes(&clusters).await.is_empty());
     assert!(autoscaling.group(&asg).is_none());
+}
+
+#[tokio::test]
+async fn a_group_without_capacity_fails_after_fifteen_minutes() {
+    let Rig {
+        clock,
+        cp,
+        faults,
+        subnets,
+        ..
+    } = rig().await;
+    faults.add(keks_cloud::Fault::InsufficientCapacity {
+        instance_type: Some("c5.large".into()),
+        availability_zone: None,
+    });
+    cp.create_nodegroup(json!({"clusterName": "ng", "nodegroupName": "workers",
+        "nodeRole": format!("arn:aws:iam::{ACCOUNT}:role/nodes"), "subnets": subnets,
+        "instanceTypes": ["c5.large"],
+        "scalingConfig": {"minSize": 1, "maxSize": 1, "desiredSize": 1}}))
+        .await
+        .unwrap();
+    advance(&clock, Duration::from_secs(5 * 60)).await;
+    let g = cp
+        .describe_nodegroup(&json!({"clusterName": "ng", "nodegroupName": "workers"}))
+        .unwrap();
+    assert_eq!(g["nodegroup"]["status"], "CREATING");
+    assert_eq!(
+        g["nodegroup"]["health"]["issues"][0]["code"],
+        "AsgInstanceLaunchFailures"
+    );
+    advance(&clock, Duration::from_secs(10 * 60 + 2)).await;
+    assert_eq!(group_status(&cp), "CREATE_FAILED");
+    cp.delete_nodegroup(&json!({"clusterName": "ng", "nodegroupName": "workers"}))
+        .await
+        .unwrap();
+    advance(&clock, Duration::from_secs(62)).await;
+    assert_eq!(group_status(&cp), "No node group found for name: workers.");
 }

@@ -57,7 +57,10 @@ impl ControlPlane {
             .with(cluster, |d| {
                 d.nodegroups
                     .iter()
-                    .filter(|(_, n)| n.nodegroup.status != "DELETING")
+                    // A failed creation keeps the issues it failed with.
+                    .filter(|(_, n)| {
+                        !matches!(n.nodegroup.status.as_str(), "DELETING" | "CREATE_FAILED")
+                    })
                     .filter_map(|(name, n)| {
                         let now = issues(&autoscaling, &n.asg_name);
                         let status_off = match n.nodegroup.status.as_str() {

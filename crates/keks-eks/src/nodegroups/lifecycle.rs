@@ -1,7 +1,9 @@
 //! Node group transitions, checked on the clock: CREATING → ACTIVE once the group's nodes
 //! are Ready; UPDATING → ACTIVE (the update Successful) once its Ready nodes match the
 //! desired size; DELETING → gone once its Auto Scaling group and nodes are gone. A
-//! transition not yet complete is looked at again shortly.
+//! transition not yet complete is looked at again shortly. A new group without its Ready
+//! nodes 15 minutes after creation fails: CREATE_FAILED, with its launch failures as health
+//! issues or else `NodeCreationFailure` naming the instances that did not join.
 
 use std::time::Duration;
 
@@ -15,6 +17,9 @@ use crate::error::EksError;
 
 /// How soon an incomplete transition is looked at again.
 const RECHECK: Duration = Duration::from_millis(300);
+/// How long a new group's nodes have to join before the group fails (EKS: 15 minutes,
+/// then `NodeCreationFailure` and CREATE_FAILED).
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// The earliest node group transition of a cluster.
 pub(crate) fn next_due(doc: &ClusterDoc) -> Option<f64> {
@@ -74,7 +79,7 @@ impl ControlPlane {
         cluster: &str,
         now: f64,
     ) -> Result<(), EksError> {
-        let due: Vec<(String, NodegroupPending, String, u32)> = self
+        let due: Vec<(String, NodegroupPending, String, u32, f64)> = self
             .with(cluster, |d| {
                 d.nodegroups
                     .iter()
@@ -86,6 +91,7 @@ impl ControlPlane {
                                 p,
                                 n.asg_name.clone(),
                                 n.nodegroup.scaling_config.desired_size,
+                                n.nodegroup.created_at,
                             )
                         })
                     })
@@ -107,8 +113,27 @@ impl ControlPlane {
         }
         let nodes = self.nodegroup_nodes(cluster).await?;
         let later = self.due_in(RECHECK);
-        for (name, pending, asg, desired) in due {
+        for (name, pending, asg, desired, created_at) in due {
             let (ready, all) = count_nodes(&nodes, &name);
+            let failed = matches!(pending, NodegroupPending::Activate)
+                && ready < desired
+                && now - created_at >= JOIN_DEADLINE.as_secs_f64();
+            let not_ready: Vec<String> = self
+                .autoscaling()
+                .map(|a| {
+                    a.instances(&asg)
+                        .into_iter()
+                        .filter(|i| i.state.is_live())
+                        .filter(|i| {
+                            !nodes.iter().any(|n| {
+                                n["metadata"]["name"] == i.private_dns_name().as_str()
+                                    && count_nodes(std::slice::from_ref(n), &name).0 == 1
+                            })
+                        })
+                        .map(|i| i.id)
+                        .collect()
+                })
+                .unwrap_or_default();
             let done = match &pending {
                 NodegroupPending::Activate => ready >= desired,
                 NodegroupPending::FinishUpdate { .. } => {
@@ -143,6 +168,22 @@ impl ControlPlane {
                     return Ok(());
                 };
                 if n.pending.as_ref() != Some(&pending) {
+                    return Ok(());
+                }
+                if failed {
+                    let g = &mut n.nodegroup;
+                    g.status = "CREATE_FAILED".into();
+                    let launch_failures =
+                        g.health["issues"].as_array().is_some_and(|i| !i.is_empty());
+                    if !launch_failures {
+                        g.health = serde_json::json!({ "issues": [{
+                            "code": "NodeCreationFailure",
+                            "message": "Instances failed to join the kubernetes cluster",
+                            "resourceIds": not_ready,
+                        }]});
+                    }
+                    n.pending = None;
+                    n.due = None;
                     return Ok(());
                 }
                 if !done {
