@@ -240,6 +240,7 @@ impl ControlPlane {
             updates: Vec::new(),
             update_tokens: BTreeMap::new(),
             fargate_profiles: BTreeMap::new(),
+            nodegroups: BTreeMap::new(),
             access_entries: BTreeMap::new(),
             pending: Some(Pending::Activate {
                 due: self.due_in(self.config.timing.cluster_create()),
@@ -443,6 +444,12 @@ impl ControlPlane {
             if let Some(Pending::FinishUpdate { update_id, .. }) = &doc.pending {
                 return Err(EksError::ResourceInUse {
                     message: format!("Cannot delete because cluster {name} currently has update {update_id} in progress"),
+                    cluster: Some(name.to_string()),
+                });
+            }
+            if !doc.nodegroups.is_empty() {
+                return Err(EksError::ResourceInUse {
+                    message: "Cluster has nodegroups attached".into(),
                     cluster: Some(name.to_string()),
                 });
             }

@@ -41,6 +41,8 @@ pub struct ControlPlane {
     pub fargate_meter: Arc<crate::fargate::meter::Meter>,
     docs: RwLock<BTreeMap<String, ClusterDoc>>,
     principals: std::sync::OnceLock<Arc<dyn crate::Principals>>,
+    /// The EC2 fleet's Auto Scaling groups, which managed node groups run on.
+    autoscaling: std::sync::OnceLock<keks_cloud::AutoScaling>,
     /// Serializes changes so that each is read, checked and written as one step.
     writes: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
@@ -66,6 +68,7 @@ impl ControlPlane {
             network,
             docs: RwLock::new(BTreeMap::new()),
             principals: std::sync::OnceLock::new(),
+            autoscaling: std::sync::OnceLock::new(),
             writes: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
             config,
@@ -103,6 +106,16 @@ impl ControlPlane {
     /// only their form is checked).
     pub fn set_principals(&self, principals: Arc<dyn crate::Principals>) {
         let _ = self.principals.set(principals);
+    }
+
+    /// Connects the EC2 fleet's Auto Scaling groups (managed node groups need them).
+    pub fn set_autoscaling(&self, autoscaling: keks_cloud::AutoScaling) {
+        let _ = self.autoscaling.set(autoscaling);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn autoscaling(&self) -> Option<keks_cloud::AutoScaling> {
+        self.autoscaling.get().cloned()
     }
 
     pub(crate) fn role_exists(&self, arn: &str) -> bool {
@@ -249,11 +262,14 @@ impl ControlPlane {
                 .values()
                 .filter_map(|d| {
                     let cluster = d.pending.as_ref().map(Pending::due);
-                    let profiles = crate::fargate::profiles::next_due(d);
-                    let due = match (cluster, profiles) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
+                    let due = [
+                        cluster,
+                        crate::fargate::profiles::next_due(d),
+                        crate::nodegroups::lifecycle::next_due(d),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min_by(|a, b| a.total_cmp(b));
                     due.map(|due| (due, d.cluster.name.clone()))
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
@@ -296,6 +312,14 @@ impl ControlPlane {
                 self.delete_profile_pods(name, &profile.fargate_profile_name)
                     .await;
             }
+        }
+        let nodegroups_due = self
+            .with(name, |d| {
+                crate::nodegroups::lifecycle::next_due(d).is_some_and(|due| due <= now)
+            })
+            .unwrap_or(false);
+        if nodegroups_due {
+            self.complete_nodegroups(name, now).await?;
         }
         let Some(pending) = self
             .with(name, |d| d.pending.clone().filter(|p| p.due() <= now))

@@ -240,6 +240,9 @@ pub struct ClusterDoc {
     /// Fargate profiles by name.
     #[serde(default)]
     pub fargate_profiles: BTreeMap<String, crate::fargate::profiles::ProfileDoc>,
+    /// Managed node groups by name.
+    #[serde(default)]
+    pub nodegroups: BTreeMap<String, crate::nodegroups::NodegroupDoc>,
     /// `clientRequestToken` → the update it started, for idempotent retries.
     #[serde(default)]
     pub update_tokens: BTreeMap<String, String>,

@@ -1,6 +1,6 @@
 //! keks-eks: the EKS control plane — clusters and their lifecycle on the clock, updates,
 //! tags, access entries and policies, and the mapping of IAM identities to Kubernetes users
-//! (access entries and `aws-auth`). The AWS front (keks-aws) calls it with validated input.
+//! (access entries and `aws-auth`), Fargate and managed node groups. The AWS front (keks-aws) calls it with validated input.
 
 pub mod access;
 pub mod aws_auth;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod fargate;
 pub mod identity;
 pub mod ids;
+pub mod nodegroups;
 pub mod pagination;
 pub mod principals;
 pub mod tags;

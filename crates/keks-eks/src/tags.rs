@@ -1,5 +1,5 @@
 //! TagResource, UntagResource and ListTagsForResource over the ARNs of EKS resources
-//! (clusters and Fargate profiles; node groups and add-ons as they arrive).
+//! (clusters, Fargate profiles and managed node groups; add-ons as they arrive).
 
 use std::collections::BTreeMap;
 
@@ -15,12 +15,15 @@ const MAX_TAGS: usize = 50;
 enum Tagged {
     Cluster(String),
     FargateProfile { cluster: String, name: String },
+    Nodegroup { cluster: String, name: String },
 }
 
 impl Tagged {
     fn cluster(&self) -> &str {
         match self {
-            Self::Cluster(c) | Self::FargateProfile { cluster: c, .. } => c,
+            Self::Cluster(c)
+            | Self::FargateProfile { cluster: c, .. }
+            | Self::Nodegroup { cluster: c, .. } => c,
         }
     }
 
@@ -31,6 +34,9 @@ impl Tagged {
                 .fargate_profiles
                 .get_mut(name)
                 .map(|p| &mut p.profile.tags),
+            Self::Nodegroup { name, .. } => {
+                doc.nodegroups.get_mut(name).map(|n| &mut n.nodegroup.tags)
+            }
         }
     }
 }
@@ -58,6 +64,10 @@ impl ControlPlane {
                 cluster: cluster.to_string(),
                 name: name.to_string(),
             },
+            ["nodegroup", cluster, name, _] => Tagged::Nodegroup {
+                cluster: cluster.to_string(),
+                name: name.to_string(),
+            },
             _ => return Err(not_found()),
         };
         let exists = self
@@ -67,6 +77,10 @@ impl ControlPlane {
                     .fargate_profiles
                     .get(name)
                     .is_some_and(|p| p.profile.fargate_profile_arn == arn),
+                Tagged::Nodegroup { name, .. } => d
+                    .nodegroups
+                    .get(name)
+                    .is_some_and(|n| n.nodegroup.nodegroup_arn == arn),
             })
             .unwrap_or(false);
         if !exists {

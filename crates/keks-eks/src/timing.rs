@@ -56,4 +56,21 @@ impl TimingProfile {
     pub fn config_update(self) -> Duration {
         self.pick(10, 3 * 60)
     }
+
+    /// CreateNodegroup: the least time CREATING lasts (then ACTIVE once the nodes are Ready;
+    /// EKS: a few minutes).
+    pub fn nodegroup_create(self) -> Duration {
+        self.pick(10, 2 * 60)
+    }
+
+    /// DeleteNodegroup: the least time DELETING lasts (then gone once the instances are).
+    pub fn nodegroup_delete(self) -> Duration {
+        self.pick(10, 60)
+    }
+
+    /// UpdateNodegroupConfig: the least time UPDATING lasts (then ACTIVE once the nodes
+    /// match).
+    pub fn nodegroup_update(self) -> Duration {
+        self.pick(10, 60)
+    }
 }

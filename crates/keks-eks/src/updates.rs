@@ -234,8 +234,11 @@ impl ControlPlane {
     pub fn describe_update(&self, input: &Value) -> Result<Value, EksError> {
         let name = input["name"].as_str().unwrap_or_default();
         let id = input["updateId"].as_str().unwrap_or_default();
-        if input.get("nodegroupName").is_some() || input.get("addonName").is_some() {
-            // Node group and add-on updates arrive with those resources.
+        if let Some(ng) = input.get("nodegroupName").and_then(Value::as_str) {
+            return self.describe_nodegroup_update(name, ng, id);
+        }
+        if input.get("addonName").is_some() {
+            // Add-on updates arrive with add-ons.
             return Err(EksError::ResourceNotFound {
                 message: format!("No update found for ID: {id}."),
                 cluster: Some(name.to_string()),
@@ -254,17 +257,20 @@ impl ControlPlane {
 
     pub fn list_updates(&self, input: &Value) -> Result<Value, EksError> {
         let name = input["name"].as_str().unwrap_or_default();
-        let mut ids: Vec<(f64, String)> = self
-            .with(name, |d| {
-                if input.get("nodegroupName").is_some() || input.get("addonName").is_some() {
-                    return Vec::new();
-                }
-                d.updates
-                    .iter()
-                    .map(|u| (u.created_at, u.id.clone()))
-                    .collect()
-            })
-            .ok_or_else(|| EksError::no_cluster(name))?;
+        let mut ids: Vec<(f64, String)> = match input.get("nodegroupName").and_then(Value::as_str) {
+            Some(ng) => self.nodegroup_update_ids(name, ng)?,
+            None => self
+                .with(name, |d| {
+                    if input.get("addonName").is_some() {
+                        return Vec::new();
+                    }
+                    d.updates
+                        .iter()
+                        .map(|u| (u.created_at, u.id.clone()))
+                        .collect()
+                })
+                .ok_or_else(|| EksError::no_cluster(name))?,
+        };
         ids.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         // Paged in creation order: the page key is the position, the answer the id.
         let keyed: Vec<(String, String)> = ids

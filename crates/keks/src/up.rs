@@ -138,6 +138,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
     authorizer.set_grants(control.clone());
+    control.set_autoscaling(autoscaling.clone());
     fargate.connect(&control);
     control.set_principals(Arc::new(iam.clone()));
     let eks_tokens = Arc::new(keks_aws::eks_token::EksTokenAuthenticator {

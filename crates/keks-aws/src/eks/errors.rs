@@ -23,3 +23,20 @@ pub fn to_wire(e: &EksError) -> WireError {
         None => wire,
     }
 }
+
+/// Adds the `nodegroupName` member to the errors whose shapes have it.
+pub fn with_nodegroup(wire: WireError, e: &EksError, nodegroup: Option<&str>) -> WireError {
+    let modelled = matches!(
+        e,
+        EksError::InvalidParameter { .. }
+            | EksError::InvalidRequest { .. }
+            | EksError::ResourceNotFound { .. }
+            | EksError::ResourceInUse { .. }
+            | EksError::ResourceLimitExceeded { .. }
+            | EksError::Server(_)
+    );
+    match nodegroup {
+        Some(name) if modelled => wire.with("nodegroupName", name),
+        _ => wire,
+    }
+}

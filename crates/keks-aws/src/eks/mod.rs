@@ -54,9 +54,18 @@ impl EksFront {
                     .error(&errors::to_wire(&EksError::no_cluster(name))),
             };
         }
+        // Node group errors name the node group too (EKS's `nodegroupName` member).
+        let nodegroup = call.input["nodegroupName"]
+            .as_str()
+            .filter(|_| operation.contains("Nodegroup"))
+            .map(str::to_string);
         match self.dispatch(caller, call).await {
             Ok(output) => self.rest.success(&operation, &output),
-            Err(e) => self.rest.error(&errors::to_wire(&e)),
+            Err(e) => self.rest.error(&errors::with_nodegroup(
+                errors::to_wire(&e),
+                &e,
+                nodegroup.as_deref(),
+            )),
         }
     }
 
@@ -90,6 +99,11 @@ impl EksFront {
             "DescribeFargateProfile" => c.describe_fargate_profile(&input),
             "ListFargateProfiles" => c.list_fargate_profiles(&input),
             "DeleteFargateProfile" => c.delete_fargate_profile(&input).await,
+            "CreateNodegroup" => c.create_nodegroup(input).await,
+            "DescribeNodegroup" => c.describe_nodegroup(&input),
+            "ListNodegroups" => c.list_nodegroups(&input),
+            "DeleteNodegroup" => c.delete_nodegroup(&input).await,
+            "UpdateNodegroupConfig" => c.update_nodegroup_config(input).await,
             other => Err(EksError::NotImplemented(format!(
                 "The EKS operation {other} is not implemented by keks yet."
             ))),

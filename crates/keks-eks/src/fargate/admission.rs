@@ -46,7 +46,7 @@ impl Fargate {
 struct FargateAdmission(Fargate);
 
 impl ClusterAddon for Fargate {
-    /// Starts the cluster's fargate-scheduler once the control plane is connected (clusters
+    /// Starts the cluster's fargate-scheduler and managed node group node task once the control plane is connected (clusters
     /// load before it exists).
     fn start(&self, api: Arc<ClusterApi>) {
         let control = self.control.clone();
@@ -55,7 +55,8 @@ impl ClusterAddon for Fargate {
             use keks_core::ClockExt;
             loop {
                 if let Some(c) = control.get() {
-                    super::scheduler::FargateScheduler::start(api, c.clone());
+                    super::scheduler::FargateScheduler::start(api.clone(), c.clone());
+                    crate::nodegroups::sync::NodeSync::start(api, c.clone());
                     return;
                 }
                 api.clock.sleep(std::time::Duration::from_millis(20)).await;

@@ -1,0 +1,14 @@
+//! EKS managed node groups: the API (validated as EKS validates it), the Auto Scaling group
+//! behind each group, the transitions completed on the clock, and the per-cluster task that
+//! keeps one Node object per running instance of each group.
+
+pub mod allocatable;
+pub mod api;
+pub mod health;
+pub mod lifecycle;
+pub mod model;
+pub mod node;
+pub mod sync;
+pub mod validate;
+
+pub use model::{Nodegroup, NodegroupDoc};

@@ -1,0 +1,224 @@
+"""Managed node groups end to end with the aws CLI, boto3 and kubectl: a group's instances
+become Ready nodes with EKS's labels, the group's labels and taints and the EKS AMI's
+allocatable; pods run on them; scaling, label and taint updates reach the nodes as Update
+records; bad input is refused as EKS refuses it; deleting the group removes its nodes, and
+the cluster cannot be deleted while it exists."""
+
+import json
+
+import botocore.exceptions
+import pytest
+
+from test_eks import account_id, aws_env, aws_ok, create_cluster, kubeconfig_for, kubectl
+from test_eks_fargate import clients
+from test_eks_fargate_pods import apply, deployment, pods, wait
+
+
+def node_role(iam, name="nodes"):
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "ec2.amazonaws.com"}}]})
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+
+def group_nodes(kc, env, group):
+    out = kubectl(kc, "get", "nodes", "-l", f"eks.amazonaws.com/nodegroup={group}", "-o", "json", env=env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["items"]
+
+
+def ready(node):
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+def error(call, **kwargs):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kwargs)
+    return e.value.response
+
+
+def test_nodegroup_nodes_updates_refusals_and_deletion(keks):
+    create_cluster(keks, "ng", "--access-config", "authenticationMode=API")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam)
+    subnets = eks.describe_cluster(name="ng")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    created = aws_ok(keks, "eks", "create-nodegroup", "--cluster-name", "ng", "--nodegroup-name", "workers",
+                     "--node-role", role, "--subnets", *subnets,
+                     "--scaling-config", "minSize=1,maxSize=4,desiredSize=2",
+                     "--labels", "team=blue", "--taints", "key=dedicated,value=web,effect=NO_SCHEDULE",
+                     "--tags", "owner=me")["nodegroup"]
+    assert created["status"] == "CREATING"
+    assert created["instanceTypes"] == ["t3.medium"]
+    assert created["capacityType"] == "ON_DEMAND"
+    assert created["diskSize"] == 20
+    assert created["amiType"].startswith("AL2")
+    assert created["updateConfig"] == {"maxUnavailable": 1}
+    arn = created["nodegroupArn"]
+    uuid = arn.rsplit("/", 1)[1]
+    assert arn == f"arn:aws:eks:us-east-1:{account_id(keks)}:nodegroup/ng/workers/{uuid}"
+    assert created["resources"]["autoScalingGroups"] == [{"name": f"eks-workers-{uuid}"}]
+    eks.get_waiter("nodegroup_active").wait(clusterName="ng", nodegroupName="workers", WaiterConfig={"Delay": 1})
+    described = eks.describe_nodegroup(clusterName="ng", nodegroupName="workers")["nodegroup"]
+    assert described["status"] == "ACTIVE" and described["health"] == {"issues": []}
+    assert eks.list_nodegroups(clusterName="ng")["nodegroups"] == ["workers"]
+    assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"owner": "me"}
+
+    kc = kubeconfig_for(keks, "ng")
+    env = aws_env(keks)
+    nodes = wait("two Ready nodes", lambda: (lambda n: n if len(n) == 2 and all(map(ready, n)) else None)(
+        group_nodes(kc, env, "workers")))
+    for n in nodes:
+        labels = n["metadata"]["labels"]
+        name = n["metadata"]["name"]
+        assert name.startswith("ip-") and name.endswith(".ec2.internal")
+        assert labels["eks.amazonaws.com/nodegroup"] == "workers"
+        assert labels["eks.amazonaws.com/nodegroup-image"].startswith("ami-")
+        assert labels["eks.amazonaws.com/capacityType"] == "ON_DEMAND"
+        assert labels["node.kubernetes.io/instance-type"] == "t3.medium"
+        assert labels["topology.kubernetes.io/region"] == "us-east-1"
+        assert labels["topology.kubernetes.io/zone"].startswith("us-east-1")
+        assert labels["topology.k8s.aws/zone-id"].startswith("use1-az")
+        assert labels["kubernetes.io/arch"] == "amd64" and labels["kubernetes.io/os"] == "linux"
+        assert labels["kubernetes.io/hostname"] == name
+        assert labels["team"] == "blue"
+        assert n["spec"]["taints"] == [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
+        assert n["spec"]["providerID"].startswith("aws:///us-east-1")
+        assert n["status"]["allocatable"]["pods"] == "17"
+        assert n["status"]["capacity"]["cpu"] == "2"
+        assert n["status"]["allocatable"]["cpu"] == "1930m"
+        kinds = {a["type"] for a in n["status"]["addresses"]}
+        assert {"InternalIP", "InternalDNS", "Hostname"} <= kinds
+
+    # Pods tolerating the taint run on the group's nodes.
+    assert kubectl(kc, "create", "namespace", "apps", env=env).returncode == 0
+    web = deployment("web", "apps", {"app": "web"}, replicas=3)
+    web["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"}]
+    apply(kc, env, web)
+    names = {n["metadata"]["name"] for n in nodes}
+    running = wait("web pods Running", lambda: (lambda p: p if len(p) == 3 else None)(
+        [p for p in pods(kc, env, "apps", "app=web") if p["status"].get("phase") == "Running"]))
+    assert {p["spec"]["nodeName"] for p in running} <= names
+
+    # Scaling to 3: a third node; the update is recorded and completes.
+    update = aws_ok(keks, "eks", "update-nodegroup-config", "--cluster-name", "ng", "--nodegroup-name", "workers",
+                    "--scaling-config", "desiredSize=3")["update"]
+    assert update["status"] == "InProgress" and update["type"] == "ConfigUpdate"
+    assert {"type": "DesiredSize", "value": "3"} in update["params"]
+    eks.get_waiter("nodegroup_active").wait(clusterName="ng", nodegroupName="workers", WaiterConfig={"Delay": 1})
+    aws_ok(keks, "eks", "wait", "nodegroup-active", "--cluster-name", "ng", "--nodegroup-name", "workers")
+    assert len([n for n in group_nodes(kc, env, "workers") if ready(n)]) == 3
+    got = eks.describe_update(name="ng", nodegroupName="workers", updateId=update["id"])["update"]
+    assert got["status"] == "Successful"
+    assert eks.list_updates(name="ng", nodegroupName="workers")["updateIds"] == [update["id"]]
+    assert eks.list_updates(name="ng")["updateIds"] == []
+
+    # Labels and taints: added and removed on every node.
+    aws_ok(keks, "eks", "update-nodegroup-config", "--cluster-name", "ng", "--nodegroup-name", "workers",
+           "--labels", "addOrUpdateLabels={tier=front},removeLabels=team")
+    eks.get_waiter("nodegroup_active").wait(clusterName="ng", nodegroupName="workers", WaiterConfig={"Delay": 1})
+    eks.update_nodegroup_config(clusterName="ng", nodegroupName="workers", taints={
+        "addOrUpdateTaints": [{"key": "spot", "effect": "PREFER_NO_SCHEDULE"}],
+        "removeTaints": [{"key": "dedicated", "value": "web", "effect": "NO_SCHEDULE"}]})
+    eks.get_waiter("nodegroup_active").wait(clusterName="ng", nodegroupName="workers", WaiterConfig={"Delay": 1})
+
+    def relabelled():
+        ns = group_nodes(kc, env, "workers")
+        return len(ns) == 3 and all(
+            n["metadata"]["labels"].get("tier") == "front" and "team" not in n["metadata"]["labels"]
+            and n["spec"].get("taints") == [{"key": "spot", "effect": "PreferNoSchedule"}] for n in ns)
+
+    wait("labels and taints on the nodes", relabelled)
+
+    # Refusals, as EKS words them.
+    err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="arm", nodeRole=role, subnets=subnets,
+                instanceTypes=["m6g.large"], amiType="AL2023_x86_64_STANDARD")
+    assert err["Error"]["Code"] == "InvalidParameterException"
+    err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="small", nodeRole=role, subnets=subnets,
+                scalingConfig={"minSize": 3, "maxSize": 4, "desiredSize": 2})
+    assert err["Error"]["Code"] == "InvalidParameterException"
+    assert err["Error"]["Message"] == "Minimum capacity 3 can't be greater than desired size 2"
+    err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="workers", nodeRole=role, subnets=subnets)
+    assert err["Error"]["Code"] == "ResourceInUseException"
+    assert err["nodegroupName"] == "workers" and err["clusterName"] == "ng"
+    err = error(eks.create_nodegroup, clusterName="ng", nodegroupName="x", subnets=subnets,
+                nodeRole=f"arn:aws:iam::{account_id(keks)}:role/missing")
+    assert err["Error"]["Code"] == "InvalidParameterException"
+    err = error(eks.update_nodegroup_config, clusterName="ng", nodegroupName="workers",
+                scalingConfig={"desiredSize": 9})
+    assert err["Error"]["Message"] == "desiredSize can't be greater than maxSize"
+    assert [n for n in eks.list_nodegroups(clusterName="ng")["nodegroups"]] == ["workers"]
+
+    # The cluster stays while the group exists.
+    err = error(eks.delete_cluster, name="ng")
+    assert err["Error"]["Code"] == "ResourceInUseException"
+
+    deleting = aws_ok(keks, "eks", "delete-nodegroup", "--cluster-name", "ng", "--nodegroup-name", "workers")
+    assert deleting["nodegroup"]["status"] == "DELETING"
+    eks.get_waiter("nodegroup_deleted").wait(clusterName="ng", nodegroupName="workers", WaiterConfig={"Delay": 1})
+    aws_ok(keks, "eks", "wait", "nodegroup-deleted", "--cluster-name", "ng", "--nodegroup-name", "workers")
+    assert group_nodes(kc, env, "workers") == []
+    err = error(eks.describe_nodegroup, clusterName="ng", nodegroupName="workers")
+    assert err["Error"]["Code"] == "ResourceNotFoundException"
+    aws_ok(keks, "eks", "delete-cluster", "--name", "ng")
+
+
+def test_nodegroups_and_their_nodes_survive_a_restart(keks):
+    create_cluster(keks, "ngr")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngr-nodes")
+    subnets = eks.describe_cluster(name="ngr")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    eks.create_nodegroup(clusterName="ngr", nodegroupName="arm", nodeRole=role, subnets=subnets,
+                         amiType="AL2023_ARM_64_STANDARD", instanceTypes=["m6g.large"],
+                         scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 1})
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngr", nodegroupName="arm", WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "ngr")
+    env = aws_env(keks)
+    before = wait("an arm64 node", lambda: group_nodes(kc, env, "arm"))
+    assert before[0]["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+    assert before[0]["status"]["allocatable"]["pods"] == "29"
+    keks.stop()
+    keks.start()
+    # The ports move with a restart: new clients and a new kubeconfig.
+    eks, _, _ = clients(keks)
+    assert eks.describe_nodegroup(clusterName="ngr", nodegroupName="arm")["nodegroup"]["status"] == "ACTIVE"
+    kc = kubeconfig_for(keks, "ngr")
+    env = aws_env(keks)
+    after = wait("the node after the restart", lambda: group_nodes(kc, env, "arm"))
+    assert [n["metadata"]["name"] for n in after] == [n["metadata"]["name"] for n in before]
+    eks.delete_nodegroup(clusterName="ngr", nodegroupName="arm")
+    eks.get_waiter("nodegroup_deleted").wait(clusterName="ngr", nodegroupName="arm", WaiterConfig={"Delay": 1})
+    assert group_nodes(kc, env, "arm") == []
+
+
+
+def test_launch_failures_degrade_the_group_until_capacity_returns(keks):
+    from test_aws_fleet import admin, client
+
+    create_cluster(keks, "ngd")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngd-nodes")
+    subnets = eks.describe_cluster(name="ngd")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    group = eks.create_nodegroup(clusterName="ngd", nodegroupName="c5", nodeRole=role, subnets=subnets,
+                                 instanceTypes=["c5.large"],
+                                 scalingConfig={"minSize": 1, "maxSize": 1, "desiredSize": 1})["nodegroup"]
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngd", nodegroupName="c5", WaiterConfig={"Delay": 1})
+    asg_name = group["resources"]["autoScalingGroups"][0]["name"]
+    status, _ = admin(keks, "POST", "/_keks/faults", {"kind": "insufficientCapacity", "instanceType": "c5.large"})
+    assert status == 201
+    asg = client(keks, "autoscaling")
+    instance = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]["Instances"][0]
+    asg.terminate_instance_in_auto_scaling_group(InstanceId=instance["InstanceId"],
+                                                 ShouldDecrementDesiredCapacity=False)
+
+    def described():
+        return eks.describe_nodegroup(clusterName="ngd", nodegroupName="c5")["nodegroup"]
+
+    degraded = wait("DEGRADED", lambda: (lambda g: g if g["status"] == "DEGRADED" else None)(described()))
+    issue = degraded["health"]["issues"][0]
+    assert issue["code"] == "AsgInstanceLaunchFailures" and issue["resourceIds"] == [asg_name]
+    assert "InsufficientInstanceCapacity" in issue["message"] or "capacity" in issue["message"].lower()
+    status, _ = admin(keks, "DELETE", "/_keks/faults")
+    assert status == 200
+    healed = wait("ACTIVE again", lambda: (lambda g: g if g["status"] == "ACTIVE" else None)(described()),
+                  timeout=30)
+    assert healed["health"] == {"issues": []}
