@@ -5,6 +5,7 @@ records; bad input is refused as EKS refuses it; deleting the group removes its 
 the cluster cannot be deleted while it exists."""
 
 import json
+import time
 
 import botocore.exceptions
 import pytest
@@ -222,3 +223,27 @@ def test_launch_failures_degrade_the_group_until_capacity_returns(keks):
     healed = wait("ACTIVE again", lambda: (lambda g: g if g["status"] == "ACTIVE" else None)(described()),
                   timeout=30)
     assert healed["health"] == {"issues": []}
+
+
+def test_keks_create_cluster_with_nodes(keks):
+    import subprocess
+    from conftest import keks_binary
+    kc = keks.data_dir + "/withnodes.kubeconfig"
+    out = subprocess.run([keks_binary(), "create", "cluster", "withnodes", "--nodes", "2", "--kubeconfig", kc,
+                          "--data-dir", keks.data_dir], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "managed node group ng-default (2 x t3.medium)" in out.stdout
+    env = {"PATH": "/usr/bin:/bin", "HOME": keks.data_dir}
+    nodes = json.loads(subprocess.run(["kubectl", "--kubeconfig", kc, "get", "nodes", "-o", "json"], env=env,
+                                      capture_output=True, text=True, timeout=60).stdout)["items"]
+    assert len(nodes) == 2
+    assert all(n["metadata"]["labels"]["eks.amazonaws.com/nodegroup"] == "ng-default" for n in nodes)
+    deadline = time.time() + 30
+    while True:
+        pods = json.loads(subprocess.run(["kubectl", "--kubeconfig", kc, "get", "pods", "-n", "kube-system", "-l",
+                                          "k8s-app=kube-dns", "-o", "json"], env=env, capture_output=True,
+                                         text=True, timeout=60).stdout)["items"]
+        if len(pods) == 2 and all(p["status"].get("phase") == "Running" for p in pods):
+            break
+        assert time.time() < deadline, "CoreDNS did not run on the node group"
+        time.sleep(0.3)

@@ -62,6 +62,20 @@ pub struct CreateClusterArgs {
     #[arg(long)]
     pub fargate: bool,
 
+    /// A managed node group `ng-default` of this many nodes (like `eksctl create cluster
+    /// --managed --nodes N`).
+    #[arg(long, value_name = "N", conflicts_with = "fargate")]
+    pub nodes: Option<u32>,
+
+    /// The instance type of `--nodes`.
+    #[arg(
+        long,
+        default_value = "t3.medium",
+        value_name = "TYPE",
+        requires = "nodes"
+    )]
+    pub node_type: String,
+
     #[command(flatten)]
     pub data_dir: DataDirArg,
 }

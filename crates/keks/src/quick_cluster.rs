@@ -29,6 +29,8 @@ use crate::{dev, env_file};
 
 pub const CLUSTER_ROLE: &str = "keks-eks-cluster-role";
 pub const POD_EXECUTION_ROLE: &str = "keks-eks-fargate-pod-execution-role";
+pub const NODE_ROLE: &str = "keks-eks-node-role";
+const NODEGROUP: &str = "ng-default";
 const FARGATE_PROFILE: &str = "fp-default";
 
 /// What the endpoint needs.
@@ -50,6 +52,11 @@ pub struct Request {
     pub version: Option<String>,
     #[serde(default)]
     pub fargate: bool,
+    /// Nodes of a managed node group `ng-default`.
+    #[serde(default)]
+    pub nodes: Option<u32>,
+    #[serde(default, rename = "nodeType")]
+    pub node_type: Option<String>,
 }
 
 /// Why a quick cluster could not be made; the message is what the CLI prints.
@@ -154,6 +161,25 @@ impl QuickClusters {
             .await?;
             self.move_coredns_to_fargate(&name).await?;
         }
+        if let Some(nodes) = req.nodes {
+            let node_role = self.role(NODE_ROLE, "ec2.amazonaws.com").await?;
+            let instance_type = req.node_type.clone().unwrap_or_else(|| "t3.medium".into());
+            self.control
+                .create_nodegroup(json!({"clusterName": name, "nodegroupName": NODEGROUP,
+                    "nodeRole": node_role, "instanceTypes": [instance_type],
+                    "scalingConfig": {"minSize": nodes.min(1), "maxSize": nodes.max(1), "desiredSize": nodes}}))
+                .await?;
+            self.wait("the node group", || {
+                control
+                    .with(&name, |d| {
+                        d.nodegroups
+                            .get(NODEGROUP)
+                            .is_some_and(|g| g.nodegroup.status == "ACTIVE")
+                    })
+                    .unwrap_or(false)
+            })
+            .await?;
+        }
         let (_, token) = self
             .clusters
             .issue_admin_token(&name)
@@ -235,18 +261,21 @@ pub fn run(args: CreateClusterArgs) -> anyhow::Result<()> {
     let token = env
         .get("KEKS_ADMIN_TOKEN")
         .context("env.sh has no KEKS_ADMIN_TOKEN")?;
-    let body =
-        json!({"name": args.name, "version": args.kubernetes_version, "fargate": args.fargate});
+    let body = json!({"name": args.name, "version": args.kubernetes_version, "fargate": args.fargate,
+        "nodes": args.nodes, "nodeType": args.node_type});
     let response = dev::http_post_json(endpoint, "/_keks/eks/clusters", token, &body)?;
     let cluster: DevCluster = serde_json::from_str(&response).context("reading keks' answer")?;
     dev::write_kubeconfig(&args.kubeconfig, &cluster)?;
     println!(
         "EKS cluster {} is ACTIVE{}; kubeconfig {} (context {})",
         cluster.name,
-        if args.fargate {
-            " with Fargate profile fp-default (default, kube-system)"
-        } else {
-            ""
+        match (args.fargate, args.nodes) {
+            (true, _) => " with Fargate profile fp-default (default, kube-system)".to_string(),
+            (false, Some(n)) => format!(
+                " with managed node group ng-default ({n} x {})",
+                args.node_type
+            ),
+            _ => String::new(),
         },
         args.kubeconfig.display(),
         cluster.name
