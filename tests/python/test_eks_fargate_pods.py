@@ -124,7 +124,8 @@ def test_fargate_places_sizes_refuses_and_meters(keks):
     report = wait("billing ended", lambda: (lambda r: r if all(p["ended"] for p in r["fargate"][0]["pods"]
                                                                    if p["name"].startswith("web-")) else None)(costs(keks, "fgrun")))
     web = [p for p in report["fargate"][0]["pods"] if p["name"].startswith("web-")]
-    assert len(web) == 3
+    # Every web pod ever placed is billed (3, or more if the ReplicaSet replaced one).
+    assert len(web) >= 3
     for p in web:
         assert p["capacityProvisioned"] == "0.25vCPU 0.5GB"
         assert p["billedSeconds"] < 60
