@@ -13,6 +13,19 @@ from dataclasses import dataclass
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def write_or_check(path: str, text: str, check: bool, command: str, repo: str) -> None:
+    """Writes a generated file, or with `check` fails if the committed one differs."""
+    rel = os.path.relpath(path, repo)
+    if check:
+        current = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+        if current != text:
+            sys.exit(f"error: {rel} is stale; run {command}")
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(f"wrote {rel}", file=sys.stderr)
+
+
 def crate_dir(name: str, version: str) -> str:
     """The unpacked source of `name` `version` under $CARGO_HOME/registry/src."""
     home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))

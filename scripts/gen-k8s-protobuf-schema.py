@@ -44,7 +44,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from crate_sources import OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version
+from crate_sources import (OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version,
+                           write_or_check)
 
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
@@ -436,14 +437,7 @@ def main() -> None:
           f"{n_fields - len(fallbacks)} JSON names from k8s-openapi, {len(fallbacks)} by fallback, "
           f"{len(problems)} problems", file=sys.stderr)
     text = render(messages, table, pb_dir, openapi_dir)
-    if args.check:
-        current = open(OUT_TABLE, encoding="utf-8").read() if os.path.exists(OUT_TABLE) else ""
-        if current != text:
-            sys.exit(f"error: {os.path.relpath(OUT_TABLE, REPO)} is stale; run {COMMAND}")
-        return
-    with open(OUT_TABLE, "w", encoding="utf-8") as out:
-        out.write(text)
-    print(f"wrote {os.path.relpath(OUT_TABLE, REPO)}", file=sys.stderr)
+    write_or_check(OUT_TABLE, text, args.check, COMMAND, REPO)
 
 
 if __name__ == "__main__":

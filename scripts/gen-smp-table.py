@@ -38,7 +38,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from crate_sources import OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version
+from crate_sources import (OPENAPI_MODULES, OpenApiDef, crate_dir, norm, parse_k8s_openapi, pinned_version,
+                           write_or_check)
 
 K8S_PB_VERSION = "0.9.0"
 K8S_OPENAPI_VERSION = "0.29.0"
@@ -452,14 +453,7 @@ def main() -> None:
         if diffs:
             sys.exit(1)
     text = render(builder, table, pb_dir, openapi_dir)
-    if args.check:
-        current = open(OUT, encoding="utf-8").read() if os.path.exists(OUT) else ""
-        if current != text:
-            sys.exit(f"error: {os.path.relpath(OUT, REPO)} is stale; run {COMMAND}")
-        return
-    with open(OUT, "w", encoding="utf-8") as out:
-        out.write(text)
-    print(f"wrote {os.path.relpath(OUT, REPO)}", file=sys.stderr)
+    write_or_check(OUT, text, args.check, COMMAND, REPO)
 
 
 if __name__ == "__main__":
