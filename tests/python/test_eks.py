@@ -417,6 +417,43 @@ def test_clusters_survive_a_restart(keks):
     assert out.returncode == 0, out.stderr
 
 
+def test_a_cluster_wakes_on_its_first_authenticated_request_and_runs_after_a_restart(keks):
+    # A new cluster is dormant (keks holds its record only); a request without valid
+    # credentials is refused and wakes nothing; the first authenticated one writes its
+    # contents and starts its controllers, which then run across restarts.
+    create_cluster(keks, "sleeper", "--access-config", "authenticationMode=API")
+    assert api_status(keks, "sleeper", "not-a-token") == 401
+    kc = kubeconfig_for(keks, "sleeper")
+    env = aws_env(keks)
+
+    def coredns_pods():
+        out = kubectl(kc, "get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "name", env=env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    deadline = time.time() + 20
+    while len(coredns_pods()) != 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(coredns_pods()) == 2  # the Deployment and ReplicaSet controllers ran
+    namespaces = kubectl(kc, "get", "namespaces", "-o", "name", env=env).stdout.split()
+    assert "namespace/kube-node-lease" in namespaces
+    keks.process.kill()
+    keks.process.wait(timeout=15)
+    keks.start()
+    env = aws_env(keks)
+    kc = kubeconfig_for(keks, "sleeper")  # the restarted keks listens on new ports
+    out = kubectl(kc, "delete", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--wait=false", env=env)
+    assert out.returncode == 0, out.stderr
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        out = kubectl(kc, "get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json", env=env)
+        live = [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
+        if len(live) == 2:
+            break
+        time.sleep(0.2)
+    assert len(live) == 2  # replaced by the ReplicaSet controller after the restart
+
+
 def test_acknowledged_eks_writes_survive_kill_9(keks):
     client = eks(keks)
     subnets = private_subnets(keks)

@@ -1,5 +1,12 @@
 //! The clusters this keks serves: each one's record in the store (`/keks/clusters/<name>`),
 //! its API, its bootstrap contents and its admin token.
+//!
+//! A cluster starts dormant: its record and credentials exist, but its Kubernetes contents
+//! and everything that runs inside it (RBAC policy, garbage collector, add-ons) start the
+//! first time something uses it — a request that passed authentication, or an in-process
+//! user such as EKS adding nodes ([`Clusters::running`]). Until then it costs a record, so
+//! a keks can hold thousands of clusters nobody talks to. A cluster that ran once is
+//! recorded as booted and runs again as soon as keks starts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,6 +50,9 @@ pub struct ClusterRecord {
     /// Bearer tokens by their SHA-256 (hex), with the identity each stands for.
     #[serde(default)]
     pub tokens: Vec<TokenRecord>,
+    /// Whether the cluster's contents were written and its add-ons ran their boot step.
+    #[serde(default)]
+    pub booted: bool,
 }
 
 impl ClusterRecord {
@@ -85,6 +95,16 @@ const PREFIX: &str = "/keks/clusters/";
 pub trait ClusterAddon: Send + Sync {
     fn start(&self, api: Arc<ClusterApi>);
 
+    /// Writes what the add-on puts into a new cluster, once, the first time the cluster
+    /// runs (after the Kubernetes defaults). Must be idempotent: a crash before the cluster
+    /// is recorded as booted runs it again.
+    fn boot(
+        &self,
+        _api: Arc<ClusterApi>,
+    ) -> futures::future::BoxFuture<'static, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Admission plug-ins the add-on puts in front of every creation in the cluster.
     fn admission(&self) -> Vec<Arc<dyn crate::admission::Admission>> {
         Vec::new()
@@ -99,7 +119,17 @@ pub struct Clusters {
     clock: SharedClock,
     tokens: Arc<StaticTokens>,
     addons: Vec<Arc<dyn ClusterAddon>>,
-    live: parking_lot::RwLock<BTreeMap<String, (ClusterRecord, Arc<ClusterApi>)>>,
+    live: parking_lot::RwLock<BTreeMap<String, Live>>,
+}
+
+/// A served cluster: its record, its API, and whether its runtime has started.
+struct Live {
+    record: ClusterRecord,
+    api: Arc<ClusterApi>,
+    /// Set once the cluster's background tasks are spawned.
+    spawned: Arc<tokio::sync::OnceCell<()>>,
+    /// Set once its contents are written (this run of keks).
+    booted: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Clusters {
@@ -127,17 +157,19 @@ impl Clusters {
             .await?;
         for kv in records.kvs {
             let record: ClusterRecord = serde_json::from_slice(&kv.value)?;
-            let name = record.name.clone();
-            clusters.install(record).await?;
-            // Idempotent: completes a bootstrap a crash interrupted, adds defaults new
-            // versions of keks bring.
-            clusters.bootstrap(&name).await?;
+            let (name, booted) = (record.name.clone(), record.booted);
+            clusters.install(record);
+            if booted {
+                // Its workloads go on; the bootstrap is idempotent and adds defaults new
+                // versions of keks bring.
+                clusters.running(&name).await?;
+            }
         }
         Ok(clusters)
     }
 
-    async fn install(&self, record: ClusterRecord) -> Result<(), ClusterError> {
-        self.authorizer.track(&record.name).await?;
+    /// Serves a cluster, dormant: its credentials work and its API exists; nothing runs.
+    fn install(&self, record: ClusterRecord) {
         for t in &record.tokens {
             if let Some(hash) = decode_hex32(&t.sha256) {
                 let user = UserInfo {
@@ -163,13 +195,79 @@ impl Clusters {
             .with_service_cidr(range)
             .with_admission(self.addons.iter().flat_map(|a| a.admission()).collect()),
         );
+        let live = Live {
+            record: record.clone(),
+            api,
+            spawned: Default::default(),
+            booted: Default::default(),
+        };
+        self.live.write().insert(record.name, live);
+    }
+
+    /// A cluster's API with everything inside it running: the first call starts its
+    /// background tasks and writes its contents; later calls return at once. `None` when
+    /// there is no such cluster.
+    pub async fn running(&self, name: &str) -> Result<Option<Arc<ClusterApi>>, ClusterError> {
+        let Some((api, spawned, booted)) = self
+            .live
+            .read()
+            .get(name)
+            .map(|l| (l.api.clone(), l.spawned.clone(), l.booted.clone()))
+        else {
+            return Ok(None);
+        };
+        spawned.get_or_try_init(|| self.spawn_runtime(&api)).await?;
+        booted.get_or_try_init(|| self.boot(&api)).await?;
+        Ok(Some(api))
+    }
+
+    /// Starts what runs inside a cluster: its RBAC policy, the namespace finalizer, the CRD
+    /// controller, the garbage collector and the add-ons.
+    async fn spawn_runtime(&self, api: &Arc<ClusterApi>) -> Result<(), ClusterError> {
+        self.authorizer.track(&api.cluster).await?;
         crate::lifecycle::NamespaceFinalizer::spawn(api.clone());
         crate::crd::CrdController::spawn(api.clone()); // custom resources of this cluster's CRDs
         crate::lifecycle::GarbageCollector::spawn(api.clone());
         for addon in &self.addons {
             addon.start(api.clone());
         }
-        self.live.write().insert(record.name.clone(), (record, api));
+        Ok(())
+    }
+
+    /// Writes a cluster's contents: the Kubernetes defaults every time keks starts it
+    /// (idempotent), the add-ons' contents the first time ever, then records it as booted.
+    async fn boot(&self, api: &Arc<ClusterApi>) -> Result<(), ClusterError> {
+        self.bootstrap(api).await?;
+        let Some(mut record) = self.record(&api.cluster) else {
+            return Ok(()); // deleted meanwhile
+        };
+        if record.booted {
+            return Ok(());
+        }
+        for addon in &self.addons {
+            addon.boot(api.clone()).await?;
+        }
+        record.booted = true;
+        self.save(&record).await?;
+        Ok(())
+    }
+
+    /// Writes a changed record, if the cluster still exists, and serves it from then on.
+    async fn save(&self, record: &ClusterRecord) -> Result<(), ClusterError> {
+        let key = Bytes::from(format!("{PREFIX}{}", record.name));
+        let value = Bytes::from(serde_json::to_vec(record)?);
+        self.store
+            .txn(
+                Txn::new()
+                    .when([Compare::present(key.clone())])
+                    .and_then([TxnOp::put(key, value)]),
+            )
+            .await?;
+        if let Some(live) = self.live.write().get_mut(&record.name) {
+            live.record.tokens.clone_from(&record.tokens);
+            live.record.version.clone_from(&record.version);
+            live.record.booted |= record.booted;
+        }
         Ok(())
     }
 
@@ -177,8 +275,8 @@ impl Clusters {
     /// and removes every object it stored. Returns whether it existed.
     pub async fn delete(&self, name: &str) -> Result<bool, ClusterError> {
         let removed = self.live.write().remove(name);
-        if let Some((_, api)) = &removed {
-            api.stop();
+        if let Some(live) = &removed {
+            live.api.stop();
         }
         self.tokens.remove_cluster(name);
         self.authorizer.forget(name);
@@ -217,19 +315,13 @@ impl Clusters {
             username: "kubernetes-admin".into(),
             groups: vec!["system:masters".into()],
         });
-        let key = Bytes::from(format!("{PREFIX}{name}"));
-        self.store
-            .put(key, Bytes::from(serde_json::to_vec(&record)?))
-            .await?;
+        self.save(&record).await?;
         let user = UserInfo {
             username: "kubernetes-admin".into(),
             groups: vec!["system:masters".into()],
             ..Default::default()
         };
         self.tokens.insert_hashed(name, hash, user);
-        if let Some(entry) = self.live.write().get_mut(name) {
-            entry.0 = record.clone();
-        }
         Ok((record, token))
     }
 
@@ -240,13 +332,7 @@ impl Clusters {
             return Ok(());
         };
         record.version = version.to_string();
-        let key = Bytes::from(format!("{PREFIX}{name}"));
-        let value = Bytes::from(serde_json::to_vec(&record)?);
-        self.store.put(key, value).await?;
-        if let Some(entry) = self.live.write().get_mut(name) {
-            entry.0 = record;
-        }
-        Ok(())
+        self.save(&record).await
     }
 
     /// The cluster names keks accepts: EKS's (`^[0-9A-Za-z][A-Za-z0-9\-_]*$`, 1 to 100
@@ -266,12 +352,14 @@ impl Clusters {
         Ok(())
     }
 
+    /// A cluster's API as it is: dormant clusters stay dormant (their store reads work;
+    /// use [`Clusters::running`] to act in the cluster).
     pub fn get(&self, name: &str) -> Option<Arc<ClusterApi>> {
-        self.live.read().get(name).map(|(_, api)| api.clone())
+        self.live.read().get(name).map(|l| l.api.clone())
     }
 
     pub fn record(&self, name: &str) -> Option<ClusterRecord> {
-        self.live.read().get(name).map(|(r, _)| r.clone())
+        self.live.read().get(name).map(|l| l.record.clone())
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -320,6 +408,7 @@ impl Clusters {
                 username: "kubernetes-admin".into(),
                 groups: vec!["system:masters".into()],
             }],
+            booted: false,
         };
         let key = Bytes::from(format!("{PREFIX}{name}"));
         let value = Bytes::from(serde_json::to_vec(&record)?);
@@ -334,14 +423,12 @@ impl Clusters {
         if !created.succeeded {
             return Err(ClusterError::AlreadyExists(name.to_string()));
         }
-        self.install(record.clone()).await?;
-        self.bootstrap(name).await?;
+        self.install(record.clone());
         Ok((record, token))
     }
 
     /// The objects every cluster starts with.
-    async fn bootstrap(&self, name: &str) -> Result<(), ApiError> {
-        let api = self.get(name).expect("just installed");
+    async fn bootstrap(&self, api: &Arc<ClusterApi>) -> Result<(), ApiError> {
         let namespaces = self.registry.get("", "v1", "namespaces").expect("built in");
         // Created concurrently, so that the store's group commit writes each batch with one
         // sync rather than one per object: namespaces first, then what lives in them.
@@ -354,7 +441,7 @@ impl Clusters {
             .into_iter()
             .map(|(plural, obj)| ("rbac.authorization.k8s.io", plural, obj));
         let mut creates = Vec::new();
-        for (group, plural, obj) in rbac.chain(defaults(&api)) {
+        for (group, plural, obj) in rbac.chain(defaults(api)) {
             let d = self
                 .registry
                 .get(group, "v1", plural)

@@ -28,7 +28,7 @@ async fn cluster(clock: &VirtualClock, config: Config) -> (Clusters, Arc<Cluster
     .await
     .unwrap();
     clusters.create("sim", "1.33").await.unwrap();
-    let api = clusters.get("sim").unwrap();
+    let api = clusters.running("sim").await.unwrap().unwrap();
     (clusters, api)
 }
 

@@ -12,7 +12,7 @@ use crate::caller::Caller;
 use crate::control_plane::ControlPlane;
 use crate::doc::{AccessConfig, Cluster, ClusterDoc, LogSetup, Logging, Pending, VpcConfig};
 use crate::error::EksError;
-use crate::{access, bootstrap, ids, pagination, versions};
+use crate::{access, ids, pagination, versions};
 
 /// Clusters per Region and account, EKS's default quota.
 pub const DEFAULT_CLUSTER_QUOTA: usize = 100;
@@ -283,11 +283,6 @@ impl ControlPlane {
                 })
             }
             Err(e) => return Err(EksError::Server(e.to_string())),
-        }
-        if let Some(api) = self.kube.get(&name) {
-            if let Err(e) = bootstrap::install(&api, &doc, region).await {
-                tracing::warn!(cluster = %name, error = %e, "installing EKS's in-cluster objects");
-            }
         }
         let doc = match self.insert(doc).await {
             Ok(doc) => doc,

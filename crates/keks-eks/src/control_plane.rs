@@ -153,6 +153,19 @@ impl ControlPlane {
         self.docs.read().get(name).cloned()
     }
 
+    /// The cluster's Kubernetes API with everything inside it running — started now if the
+    /// cluster was dormant (see `keks_apiserver::clusters`). For what EKS does in the
+    /// cluster: nodes joining, `aws-auth` mappings.
+    pub(crate) async fn running_api(
+        &self,
+        cluster: &str,
+    ) -> Result<Option<Arc<keks_apiserver::ClusterApi>>, EksError> {
+        self.kube
+            .running(cluster)
+            .await
+            .map_err(|e| EksError::Server(format!("starting cluster {cluster}: {e}")))
+    }
+
     /// One page of cluster names after `after`, at most `max`, and whether more follow:
     /// read in place, in O(page), whatever the number of clusters.
     pub fn page_names(&self, after: Option<&str>, max: usize) -> (Vec<String>, bool) {

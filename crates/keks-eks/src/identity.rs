@@ -84,7 +84,9 @@ impl ControlPlane {
     }
 
     async fn aws_auth(&self, cluster: &str) -> Option<AwsAuth> {
-        let api = self.kube.get(cluster)?;
+        // Reading aws-auth needs the cluster's contents: only callers with a valid AWS
+        // signature get here, so only they wake a dormant cluster.
+        let api = self.running_api(cluster).await.ok()??;
         let d = api.registry.get("", "v1", "configmaps")?;
         let cm = api.try_get(&d, "kube-system", "aws-auth").await.ok()??;
         let (auth, problems) = AwsAuth::from_config_map(&cm);

@@ -3,6 +3,7 @@
 //! (access entries and `aws-auth`), Fargate and managed node groups. The AWS front (keks-aws) calls it with validated input.
 
 pub mod access;
+pub mod addon;
 pub mod aws_auth;
 pub mod bootstrap;
 pub mod caller;
@@ -21,6 +22,7 @@ pub mod timing;
 pub mod updates;
 pub mod versions;
 
+pub use addon::EksAddon;
 pub use caller::Caller;
 pub use control_plane::{ControlPlane, ControlPlaneConfig};
 pub use error::EksError;

@@ -74,7 +74,7 @@ async fn rig() -> Rig {
     let clock = VirtualClock::new();
     let shared: SharedClock = Arc::new(clock.clone());
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let fargate = keks_eks::fargate::Fargate::new();
+    let fargate = keks_eks::EksAddon::new();
     let faults = keks_cloud::Faults::new();
     let clusters = Arc::new(
         Clusters::load(

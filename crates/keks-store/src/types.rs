@@ -193,6 +193,15 @@ impl Compare {
             target: CompareTarget::CreateRevision(0),
         }
     }
+
+    /// The key exists.
+    pub fn present(key: impl Into<Bytes>) -> Self {
+        Self {
+            key: key.into(),
+            op: CompareOp::NotEqual,
+            target: CompareTarget::CreateRevision(0),
+        }
+    }
 }
 
 /// One operation inside a transaction branch.

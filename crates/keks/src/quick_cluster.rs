@@ -198,7 +198,9 @@ impl QuickClusters {
     async fn move_coredns_to_fargate(&self, cluster: &str) -> Result<(), QuickError> {
         let api = self
             .clusters
-            .get(cluster)
+            .running(cluster)
+            .await
+            .map_err(|e| QuickError::Other(e.to_string()))?
             .ok_or_else(|| QuickError::Other(format!("cluster {cluster} has no Kubernetes API")))?;
         let Some(d) = api.registry.get("apps", "v1", "deployments") else {
             return Ok(());

@@ -88,7 +88,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let autoscaling =
         keks_cloud::AutoScaling::load(shared_store.clone(), fleet.clone(), asg_config).await?;
     let registry = Arc::new(Registry::with_builtins());
-    let fargate = keks_eks::fargate::Fargate::new();
+    let fargate = keks_eks::EksAddon::new();
     let tokens = Arc::new(StaticTokens::default());
     let authorizer = Arc::new(Authorizer::new(shared_store.clone()));
     let clusters = Arc::new(

@@ -60,14 +60,20 @@ impl ApiServer {
             Some((c, p)) => (c.to_string(), format!("/{p}")),
             None => (rest.to_string(), "/".to_string()),
         };
-        let api = self
-            .clusters
-            .get(&cluster)
-            .ok_or(ApiError::NoSuchResource)?;
+        if self.clusters.get(&cluster).is_none() {
+            return Err(ApiError::NoSuchResource);
+        }
         if matches!(sub_path.as_str(), "/healthz" | "/livez" | "/readyz") {
             return Ok(body::text(StatusCode::OK, "ok"));
         }
         let user = self.authenticate(&cluster, &req).await?;
+        // Only an authenticated request wakes a dormant cluster.
+        let api = self
+            .clusters
+            .running(&cluster)
+            .await
+            .map_err(|e| ApiError::Internal(format!("starting cluster {cluster}: {e}")))?
+            .ok_or(ApiError::NoSuchResource)?;
         let user = self.impersonate(&cluster, user, &req).await?;
         let query = Query::parse(req.uri().query());
         let info = RequestInfo::resolve(req.method().as_str(), &sub_path, query.flag("watch"));

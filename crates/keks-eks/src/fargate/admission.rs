@@ -10,64 +10,19 @@
 //! existed before a profile are never changed: admission runs at creation only.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock, Weak};
 
 use keks_apiserver::admission::Admission;
 use keks_apiserver::registry::ResourceDescriptor;
 use keks_apiserver::status::ApiError;
-use keks_apiserver::{ClusterAddon, ClusterApi};
 use serde_json::Value;
-
-use crate::control_plane::ControlPlane;
 
 pub const SCHEDULER: &str = "fargate-scheduler";
 pub const PROFILE_LABEL: &str = "eks.amazonaws.com/fargate-profile";
 const COMPUTE_TYPE_ANNOTATION: &str = "eks.amazonaws.com/compute-type";
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
-/// The Fargate add-on of every cluster: today its admission step. It is created before the
-/// control plane exists (clusters load first) and connected to it once it does.
-#[derive(Clone, Default)]
-pub struct Fargate {
-    control: Arc<OnceLock<Weak<ControlPlane>>>,
-}
-
-impl Fargate {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn connect(&self, control: &Arc<ControlPlane>) {
-        let _ = self.control.set(Arc::downgrade(control));
-    }
-}
-
-/// The admission plug-in handed to every cluster.
-struct FargateAdmission(Fargate);
-
-impl ClusterAddon for Fargate {
-    /// Starts the cluster's fargate-scheduler and managed node group node task once the control plane is connected (clusters
-    /// load before it exists).
-    fn start(&self, api: Arc<ClusterApi>) {
-        let control = self.control.clone();
-        let spawner = api.clone();
-        spawner.spawn(async move {
-            use keks_core::ClockExt;
-            loop {
-                if let Some(c) = control.get() {
-                    super::scheduler::FargateScheduler::start(api.clone(), c.clone());
-                    crate::nodegroups::sync::NodeSync::start(api, c.clone());
-                    return;
-                }
-                api.clock.sleep(std::time::Duration::from_millis(20)).await;
-            }
-        });
-    }
-
-    fn admission(&self) -> Vec<Arc<dyn Admission>> {
-        vec![Arc::new(FargateAdmission(self.clone()))]
-    }
-}
+/// The admission plug-in EKS's add-on hands to every cluster.
+pub(crate) struct FargateAdmission(pub(crate) crate::addon::EksAddon);
 
 /// The profile a new pod goes to, if any.
 pub fn choose_profile(
@@ -144,7 +99,7 @@ impl Admission for FargateAdmission {
         if !(d.group.is_empty() && d.plural == "pods") {
             return Ok(());
         }
-        let Some(control) = self.0.control.get().and_then(Weak::upgrade) else {
+        let Some(control) = self.0.control() else {
             return Ok(());
         };
         let Some(Some(profile)) = control.with(cluster, |doc| {

@@ -10,6 +10,5 @@ pub mod selector;
 pub mod sizing;
 pub mod support;
 
-pub use admission::Fargate;
 pub use profiles::FargateProfile;
 pub use selector::{glob_match, Selector};

@@ -268,7 +268,7 @@ impl ControlPlane {
 
     /// Maps a pod execution role in `aws-auth`, as EKS does for CONFIG_MAP clusters.
     async fn map_fargate_role(&self, cluster: &str, role: &str) {
-        let Some(api) = self.kube.get(cluster) else {
+        let Ok(Some(api)) = self.running_api(cluster).await else {
             return;
         };
         let groups = [

@@ -299,6 +299,8 @@ impl ControlPlane {
         if !created {
             return Ok(answer);
         }
+        // The group's nodes join a running cluster (its kubelets, its node sync).
+        self.running_api(&cluster).await?;
         if config_map_only {
             self.map_node_role(&cluster, &role).await;
         }
@@ -340,7 +342,7 @@ impl ControlPlane {
 
     /// Maps a node role in `aws-auth`, as EKS does for CONFIG_MAP clusters.
     async fn map_node_role(&self, cluster: &str, role: &str) {
-        let Some(api) = self.kube.get(cluster) else {
+        let Ok(Some(api)) = self.running_api(cluster).await else {
             return;
         };
         let groups = ["system:bootstrappers", "system:nodes"];
