@@ -131,3 +131,70 @@ def test_fargate_places_sizes_refuses_and_meters(keks):
         assert p["billedSeconds"] < 60
         assert abs(p["usd"] - MENU_SMALL_USD_PER_HOUR / 60) < 1e-9
     assert report["fargate"][0]["profiles"]["web"] > 0
+
+
+def test_fargate_refuses_unbound_and_ebs_claims_and_runs_efs_ones(keks):
+    create_cluster(keks, "fgvol", "--access-config", "authenticationMode=API")
+    eks, iam, _ = clients(keks)
+    eks.create_fargate_profile(clusterName="fgvol", fargateProfileName="data", podExecutionRoleArn=pod_role(iam),
+                               selectors=[{"namespace": "data"}])
+    eks.get_waiter("fargate_profile_active").wait(clusterName="fgvol", fargateProfileName="data",
+                                                  WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "fgvol")
+    env = aws_env(keks)
+    assert kubectl(kc, "create", "namespace", "data", env=env).returncode == 0
+    # EKS's gp2 class is there, not default from 1.30, and nothing provisions it.
+    gp2 = json.loads(kubectl(kc, "get", "storageclass", "gp2", "-o", "json", env=env).stdout)
+    assert gp2["provisioner"] == "kubernetes.io/aws-ebs" and gp2["volumeBindingMode"] == "WaitForFirstConsumer"
+
+    def claim(name, storage_class, volume=None):
+        spec = {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                "resources": {"requests": {"storage": "5Gi"}}}
+        if volume:
+            spec["volumeName"] = volume
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": "data"}, "spec": spec}
+
+    def volume(name, storage_class, driver, handle):
+        return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
+                         "persistentVolumeReclaimPolicy": "Retain", "storageClassName": storage_class,
+                         "csi": {"driver": driver, "volumeHandle": handle}}}
+
+    def pod(name, claim_name):
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "data"},
+                "spec": {"containers": [{"name": "c", "image": "nginx",
+                                         "volumeMounts": [{"name": "store", "mountPath": "/data"}]}],
+                         "volumes": [{"name": "store", "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+    def scheduled_message(name):
+        for p in pods(kc, env, "data"):
+            if p["metadata"]["name"] == name:
+                for c in p["status"].get("conditions", []):
+                    if c["type"] == "PodScheduled" and c.get("message"):
+                        return c["message"]
+        return None
+
+    def phase(kind, name, ns=None):
+        args = ["get", kind, name, "-o", "json"] + (["-n", ns] if ns else [])
+        return json.loads(kubectl(kc, *args, env=env).stdout).get("status", {}).get("phase")
+
+    apply(kc, env, claim("gp2-claim", "gp2"))
+    apply(kc, env, volume("ebs-pv", "ebs-static", "ebs.csi.aws.com", "vol-0123456789abcdef0"))
+    apply(kc, env, claim("ebs-claim", "ebs-static", volume="ebs-pv"))
+    apply(kc, env, volume("efs-pv", "efs-static", "efs.csi.aws.com", "fs-0123456789abcdef0"))
+    apply(kc, env, claim("efs-claim", "efs-static"))
+    wait("the EBS claim bound", lambda: phase("pvc", "ebs-claim", "data") == "Bound")
+    wait("the EFS claim bound", lambda: phase("pvc", "efs-claim", "data") == "Bound")
+    assert phase("pv", "efs-pv") == "Bound" and phase("pvc", "gp2-claim", "data") == "Pending"
+
+    apply(kc, env, pod("on-gp2", "gp2-claim"))
+    apply(kc, env, pod("on-ebs", "ebs-claim"))
+    apply(kc, env, pod("on-efs", "efs-claim"))
+    assert wait("the gp2 refusal", lambda: scheduled_message("on-gp2")) == \
+        "Pod not supported on Fargate: volumes not supported: store not supported because: PVC gp2-claim not bound"
+    assert wait("the EBS refusal", lambda: scheduled_message("on-ebs")) == \
+        ("Pod not supported on Fargate: volumes not supported: store not supported because: "
+         "PVC ebs-claim bound to invalid PV ebs-pv with CSI Driver: ebs.csi.aws.com")
+    wait("the EFS pod Running", lambda: phase("pod", "on-efs", "data") == "Running")
+    assert all(phase("pod", p, "data") == "Pending" for p in ["on-gp2", "on-ebs"])

@@ -14,6 +14,7 @@ pub mod quantity;
 pub mod queue;
 pub mod replicaset;
 pub mod scheduler;
+pub mod volume_binder;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,6 +144,7 @@ impl ClusterAddon for Controllers {
         deployment::DeploymentController::start(&api, &informers, &self.config);
         disruption::DisruptionController::start(&api, &informers);
         daemonset::DaemonSetController::start(&api, &informers, &self.config);
+        volume_binder::VolumeBinder::start(&api);
         informers.start();
     }
 }

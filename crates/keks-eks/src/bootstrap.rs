@@ -29,6 +29,7 @@ pub async fn install(api: &ClusterApi, doc: &ClusterDoc, region: &str) -> Result
         ("", "v1", "services", kube_dns(&dns_ip)),
         ("apps", "v1", "daemonsets", kube_proxy(&registry, version)),
         ("apps", "v1", "daemonsets", aws_node(&registry)),
+        ("storage.k8s.io", "v1", "storageclasses", gp2()),
     ];
     if doc.cluster.access_config.uses_config_map() {
         objects.push(("", "v1", "configmaps", aws_auth()));
@@ -57,6 +58,17 @@ fn tenth_address(cidr: &str) -> String {
         .map(u8::to_string)
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// The `gp2` class EKS creates in every cluster: in-tree EBS, which EKS migrates to the EBS
+/// CSI driver (an add-on a new cluster does not have, so its claims wait). From Kubernetes
+/// 1.30 it is no longer marked default.
+fn gp2() -> Value {
+    json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+           "metadata": {"name": "gp2"},
+           "provisioner": "kubernetes.io/aws-ebs",
+           "parameters": {"fsType": "ext4", "type": "gp2"},
+           "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"})
 }
 
 fn service_account(name: &str) -> Value {

@@ -42,6 +42,12 @@ impl TimingProfile {
         self.pick(20, 25 * 60)
     }
 
+    /// A Fargate pod, bound to its micro-VM node, until its containers run (EKS: about a
+    /// minute — provisioning, image pull).
+    pub fn fargate_pod_startup(self) -> Duration {
+        self.pick(20, 60)
+    }
+
     /// CreateFargateProfile: CREATING → ACTIVE (EKS: a few minutes).
     pub fn fargate_profile_create(self) -> Duration {
         self.pick(10, 3 * 60)

@@ -3,7 +3,9 @@
 //! ReplicaSet (replicas), DaemonSet (RollingUpdate maxUnavailable 1 / maxSurge 0, history),
 //! StatefulSet (replicas, OrderedReady, RollingUpdate partition 0, history). Clients read
 //! them back (`kubectl rollout status` refuses a DaemonSet without an update strategy).
-//! Everything else is the wrapped strategy's.
+//! Also the core/v1 volume defaults: PersistentVolumeClaim (volumeMode Filesystem, phase
+//! Pending) and PersistentVolume (reclaim policy Retain, volumeMode Filesystem, phase
+//! Pending). Everything else is the wrapped strategy's.
 
 use std::sync::Arc;
 
@@ -25,8 +27,24 @@ fn spec(obj: &mut Value) -> Option<&mut Map<String, Value>> {
 }
 
 fn apply(plural: &str, obj: &mut Value) {
+    if matches!(plural, "persistentvolumeclaims" | "persistentvolumes")
+        && obj.pointer("/status/phase").is_none()
+    {
+        if !obj.get("status").is_some_and(Value::is_object) {
+            obj["status"] = json!({});
+        }
+        obj["status"]["phase"] = json!("Pending");
+    }
     let Some(spec) = spec(obj) else { return };
     match plural {
+        "persistentvolumeclaims" => {
+            spec.entry("volumeMode").or_insert(json!("Filesystem"));
+        }
+        "persistentvolumes" => {
+            spec.entry("persistentVolumeReclaimPolicy")
+                .or_insert(json!("Retain"));
+            spec.entry("volumeMode").or_insert(json!("Filesystem"));
+        }
         "deployments" => {
             spec.entry("replicas").or_insert(json!(1));
             spec.entry("revisionHistoryLimit").or_insert(json!(10));

@@ -76,6 +76,8 @@ pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<Printe
                 ("apps", "replicasets") => Some("replicasets"),
                 ("apps", "daemonsets") => Some("daemonsets"),
                 ("apps", "statefulsets") => Some("statefulsets"),
+                ("", "persistentvolumeclaims") => Some("persistentvolumeclaims"),
+                ("", "persistentvolumes") => Some("persistentvolumes"),
                 _ => None,
             };
             match defaulted {

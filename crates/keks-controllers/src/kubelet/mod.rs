@@ -28,6 +28,11 @@ use crate::{podutil, Config, Informers};
 const LEASE_DURATION_SECONDS: i64 = 40;
 const LEASE_NAMESPACE: &str = "kube-node-lease";
 
+/// A node annotation giving the seconds its pods take from binding to running, instead of
+/// `Config::pod_startup_delay` (keks-eks puts it on Fargate nodes: the micro-VM boots and
+/// pulls the image first).
+pub const STARTUP_DELAY_ANNOTATION: &str = "keks.dev/pod-startup-delay-seconds";
+
 pub struct Kubelet {
     api: Arc<ClusterApi>,
     config: Config,

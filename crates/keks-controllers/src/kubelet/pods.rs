@@ -106,7 +106,7 @@ impl Kubelet {
             self.ipam.lock().reserve(&pod);
             return Ok(None);
         }
-        let delay = self.config.pod_startup_delay;
+        let delay = node_startup_delay(&node).unwrap_or(self.config.pod_startup_delay);
         if !delay.is_zero() {
             let now = self.api.clock.now();
             let seen = *self
@@ -264,4 +264,33 @@ fn hash_name(name: &str) -> u64 {
     name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     })
+}
+
+/// A node's own pod startup delay ([`super::STARTUP_DELAY_ANNOTATION`]), if it has one.
+fn node_startup_delay(node: &Value) -> Option<Duration> {
+    let text = node["metadata"]["annotations"][super::STARTUP_DELAY_ANNOTATION].as_str()?;
+    let seconds: f64 = text.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_node_may_set_its_own_startup_delay() {
+        let node = |v: &str| json!({"metadata": {"annotations": {super::super::STARTUP_DELAY_ANNOTATION: v}}});
+        assert_eq!(
+            node_startup_delay(&node("60")),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            node_startup_delay(&node("0.02")),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(node_startup_delay(&node("-1")), None);
+        assert_eq!(node_startup_delay(&node("soon")), None);
+        assert_eq!(node_startup_delay(&json!({"metadata": {}})), None);
+    }
 }

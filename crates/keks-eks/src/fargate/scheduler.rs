@@ -30,7 +30,7 @@ use super::admission::{PROFILE_LABEL, SCHEDULER};
 use super::meter::Usage;
 use super::node::FargateNode;
 use super::sizing::{pod_requests, provision, Requests};
-use super::support::unsupported;
+use super::support::{claim_problem, claim_volumes, unsupported_with_claims};
 use crate::control_plane::ControlPlane;
 
 /// The label that ties a Fargate node to its pod.
@@ -40,6 +40,9 @@ const SUBNET_ANNOTATION: &str = "keks.dev/fargate-subnet";
 pub const CAPACITY_ANNOTATION: &str = "CapacityProvisioned";
 /// Keys of pods that went away: `gone/<uid>`.
 const GONE: &str = "gone/";
+
+/// How often a pod refused for its claims is looked at again.
+const CLAIM_RETRY: Duration = Duration::from_secs(10);
 
 pub struct FargateScheduler {
     api: Arc<ClusterApi>,
@@ -225,8 +228,11 @@ impl FargateScheduler {
                 .refuse(pod, format!("Pod not supported on Fargate: Fargate profile {profile_name:?} is not ACTIVE in this cluster"))
                 .await;
         };
-        if let Some(message) = unsupported(pod) {
-            return self.refuse(pod, message).await;
+        let claims = self.claim_problems(pod).await?;
+        if let Some(message) = unsupported_with_claims(pod, &claims) {
+            self.refuse(pod, message).await?;
+            // A claim may yet be bound: look again later, as fargate-scheduler retries.
+            return Ok((!claims.is_empty()).then_some(CLAIM_RETRY));
         }
         let requests = pod_requests(
             &requests_of(pod, "initContainers"),
@@ -280,6 +286,42 @@ impl FargateScheduler {
         }
     }
 
+    /// What is wrong with the claims the pod mounts (see `support::claim_problem`).
+    async fn claim_problems(&self, pod: &Value) -> Result<Vec<String>, ControllerError> {
+        let volumes = claim_volumes(pod);
+        if volumes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let registry = &self.api.registry;
+        let (Some(pvcs), Some(pvs)) = (
+            registry.get("", "v1", "persistentvolumeclaims"),
+            registry.get("", "v1", "persistentvolumes"),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+        let mut problems = Vec::new();
+        for (volume_name, claim_name) in volumes {
+            let claim = self.api.try_get(&pvcs, namespace, &claim_name).await?;
+            let bound_to = claim
+                .as_ref()
+                .and_then(|c| c["spec"]["volumeName"].as_str())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
+            let volume = match bound_to {
+                Some(pv) => self.api.try_get(&pvs, "", &pv).await?,
+                None => None,
+            };
+            problems.extend(claim_problem(
+                &volume_name,
+                &claim_name,
+                claim.as_ref(),
+                volume.as_ref(),
+            ));
+        }
+        Ok(problems)
+    }
+
     async fn launch(
         &self,
         pod: &Value,
@@ -316,6 +358,10 @@ impl FargateScheduler {
         let mut node_obj = node.object();
         node_obj["metadata"]["labels"][POD_UID_LABEL] = json!(uid);
         node_obj["metadata"]["annotations"][SUBNET_ANNOTATION] = json!(subnet_id);
+        // The micro-VM boots and pulls the image before the pod's containers run.
+        let startup = self.control.config().timing.fargate_pod_startup();
+        node_obj["metadata"]["annotations"][keks_controllers::kubelet::STARTUP_DELAY_ANNOTATION] =
+            json!(format!("{}", startup.as_secs_f64()));
         let node_name = node_obj["metadata"]["name"]
             .as_str()
             .unwrap_or_default()

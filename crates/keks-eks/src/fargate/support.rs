@@ -34,6 +34,56 @@ fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
 /// The reasons a pod cannot run on Fargate, as fargate-scheduler words them; `None` when it
 /// can.
 pub fn unsupported(pod: &Value) -> Option<String> {
+    unsupported_with_claims(pod, &[])
+}
+
+/// The claims of a pod's `persistentVolumeClaim` volumes: (volume name, claim name).
+pub fn claim_volumes(pod: &Value) -> Vec<(String, String)> {
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let claim = v.pointer("/persistentVolumeClaim/claimName")?.as_str()?;
+            Some((v["name"].as_str()?.to_string(), claim.to_string()))
+        })
+        .collect()
+}
+
+/// What fargate-scheduler says about a claim a pod mounts: it must be bound, and not to an
+/// EBS volume (in-tree `awsElasticBlockStore` volumes count as the EBS CSI driver's, as
+/// CSI migration makes them on EKS). `claim` and `volume` are the stored objects, when they
+/// exist.
+pub fn claim_problem(
+    volume_name: &str,
+    claim_name: &str,
+    claim: Option<&Value>,
+    volume: Option<&Value>,
+) -> Option<String> {
+    let bound = claim.is_some_and(|c| c["status"]["phase"] == "Bound");
+    let Some(pv) = volume.filter(|_| bound) else {
+        return Some(format!(
+            "{volume_name} not supported because: PVC {claim_name} not bound"
+        ));
+    };
+    let driver = pv["spec"]["csi"]["driver"].as_str().or_else(|| {
+        pv["spec"]
+            .get("awsElasticBlockStore")
+            .map(|_| EBS_CSI_DRIVER)
+    });
+    (driver == Some(EBS_CSI_DRIVER)).then(|| {
+        format!(
+            "{volume_name} not supported because: PVC {claim_name} bound to invalid PV {} with CSI Driver: {EBS_CSI_DRIVER}",
+            pv["metadata"]["name"].as_str().unwrap_or_default()
+        )
+    })
+}
+
+const EBS_CSI_DRIVER: &str = "ebs.csi.aws.com";
+
+/// [`unsupported`], with the problems of the pod's claims ([`claim_problem`]) among the
+/// unsupported volumes.
+pub fn unsupported_with_claims(pod: &Value, claim_problems: &[String]) -> Option<String> {
     let spec = pod.get("spec")?;
     let flag = |k: &str| spec.get(k).and_then(Value::as_bool).unwrap_or(false);
     let mut fields = Vec::new();
@@ -120,6 +170,7 @@ pub fn unsupported(pod: &Value) -> Option<String> {
             volumes.push(format!("{name} is of an unsupported volume Type"));
         }
     }
+    volumes.extend(claim_problems.iter().cloned());
     let mut parts = Vec::new();
     if !fields.is_empty() {
         parts.push(format!("fields not supported: {}", fields.join(", ")));
@@ -184,6 +235,41 @@ mod tests {
         assert_eq!(
             unsupported(&pod).unwrap(),
             "Pod not supported on Fargate: volumes not supported: data is of an unsupported volume Type, resources not supported: nvidia.com/gpu"
+        );
+    }
+
+    #[test]
+    fn claims_must_be_bound_and_not_to_ebs() {
+        let pending = json!({"status": {"phase": "Pending"}});
+        assert_eq!(
+            claim_problem("data", "db", Some(&pending), None).unwrap(),
+            "data not supported because: PVC db not bound"
+        );
+        assert_eq!(
+            claim_problem("data", "db", None, None).unwrap(),
+            "data not supported because: PVC db not bound"
+        );
+        let bound = json!({"status": {"phase": "Bound"}});
+        let ebs =
+            json!({"metadata": {"name": "pv-1"}, "spec": {"csi": {"driver": "ebs.csi.aws.com"}}});
+        assert_eq!(
+            claim_problem("data", "db", Some(&bound), Some(&ebs)).unwrap(),
+            "data not supported because: PVC db bound to invalid PV pv-1 with CSI Driver: ebs.csi.aws.com"
+        );
+        let in_tree = json!({"metadata": {"name": "pv-2"}, "spec": {"awsElasticBlockStore": {"volumeID": "vol-1"}}});
+        assert!(claim_problem("data", "db", Some(&bound), Some(&in_tree)).is_some());
+        let efs =
+            json!({"metadata": {"name": "pv-3"}, "spec": {"csi": {"driver": "efs.csi.aws.com"}}});
+        assert_eq!(claim_problem("data", "db", Some(&bound), Some(&efs)), None);
+        let pod = json!({"spec": {"containers": [{"name": "c"}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]}});
+        assert_eq!(
+            claim_volumes(&pod),
+            vec![("data".to_string(), "db".to_string())]
+        );
+        assert_eq!(
+            unsupported_with_claims(&pod, &["data not supported because: PVC db not bound".into()]).unwrap(),
+            "Pod not supported on Fargate: volumes not supported: data not supported because: PVC db not bound"
         );
     }
 }
