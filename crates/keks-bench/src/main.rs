@@ -12,6 +12,7 @@ mod eks_first;
 mod eks_phases;
 mod eks_report;
 mod etcd;
+mod fargate;
 mod reads;
 mod report;
 mod stats;
@@ -47,6 +48,9 @@ enum Command {
     /// Benchmark the EKS API, optionally beside another server such as moto (run by
     /// scripts/bench-eks.sh).
     Eks(eks::EksArgs),
+    /// Time a many-replica Deployment onto Fargate and measure memory per Fargate pod (run
+    /// by scripts/bench-fargate.sh).
+    Fargate(fargate::FargateArgs),
 }
 
 #[derive(clap::Args)]
@@ -113,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         Command::Store(args) => runtime.block_on(store(args)),
         Command::Apiserver(args) => runtime.block_on(apiserver::run(args)),
         Command::Eks(args) => runtime.block_on(eks::run(args)),
+        Command::Fargate(args) => runtime.block_on(fargate::run(args)),
     }
 }
 

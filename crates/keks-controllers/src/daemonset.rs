@@ -6,7 +6,7 @@
 //! `controller-revision-hash`) within maxUnavailable; status as `kubectl rollout status`
 //! reads it. ControllerRevisions (`rollout history`/`undo`) and OnDelete are not done yet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use keks_apiserver::rest::{DeleteOptions, Subresource, UpdateOptions, WriteOptions};
@@ -34,6 +34,9 @@ pub struct DaemonSetController {
     nodes: Arc<Informer>,
     queue: Arc<WorkQueue>,
     expectations: Expectations,
+    /// Each node's scheduling summary, rebuilt when the node changes rather than at every
+    /// sync of every DaemonSet (a sync looks at every node).
+    node_infos: parking_lot::Mutex<HashMap<String, Arc<NodeInfo>>>,
 }
 
 impl DaemonSetController {
@@ -45,6 +48,7 @@ impl DaemonSetController {
             nodes: informers.nodes.clone(),
             queue: WorkQueue::new("daemonset", api.clock.clone(), cluster_spawner(api)),
             expectations: Expectations::new(api.clock.clone()),
+            node_infos: Default::default(),
         });
         let c = me.clone();
         informers
@@ -52,6 +56,17 @@ impl DaemonSetController {
             .on_change(move |change| c.queue.add(key_of(change.object())));
         let c = me.clone();
         informers.nodes.on_change(move |change| {
+            let node = change.object();
+            let name = podutil::name(node).to_string();
+            match change {
+                Change::Deleted(_) => {
+                    c.node_infos.lock().remove(&name);
+                }
+                _ => {
+                    let info = Arc::new(NodeInfo::from_node(node));
+                    c.node_infos.lock().insert(name, info);
+                }
+            }
             let relevant = match change {
                 Change::Updated { old, new } => {
                     old["metadata"]["labels"] != new["metadata"]["labels"]
@@ -143,7 +158,9 @@ impl DaemonSetController {
         let mut old_pods = Vec::new();
         for node in &nodes {
             let name = podutil::name(node).to_string();
-            let should_run = should_run(node, &probe);
+            let info = self.node_infos.lock().get(&name).cloned();
+            let info = info.unwrap_or_else(|| Arc::new(NodeInfo::from_node(node)));
+            let should_run = should_run_on(&info, &probe);
             let mut pods = by_node.remove(&name).unwrap_or_default();
             if should_run {
                 desired += 1;
@@ -374,9 +391,13 @@ fn daemon_pod_template(ds: &Value) -> Value {
 
 /// Whether a daemon pod belongs on `node`: its selector and required affinity match and
 /// every NoSchedule/NoExecute taint is tolerated (resources are the scheduler's business).
+#[cfg(test)]
 fn should_run(node: &Value, pod: &PodInfo) -> bool {
-    let info = NodeInfo::from_node(node);
-    filters::taint_toleration(&info, pod).is_ok() && filters::node_affinity(&info, pod).is_ok()
+    should_run_on(&NodeInfo::from_node(node), pod)
+}
+
+fn should_run_on(info: &NodeInfo, pod: &PodInfo) -> bool {
+    filters::taint_toleration(info, pod).is_ok() && filters::node_affinity(info, pod).is_ok()
 }
 
 /// Replaces the pod's required node affinity with its node's name, as the DaemonSet

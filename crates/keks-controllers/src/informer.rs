@@ -321,6 +321,14 @@ pub fn by_controller_uid(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Index: the namespace of an object no controller owns (a candidate for adoption).
+pub fn by_orphan_namespace(obj: &Value) -> Vec<String> {
+    if crate::podutil::controller_ref(obj).is_some() {
+        return Vec::new();
+    }
+    by_namespace(obj)
+}
+
 /// Index: a pod's node.
 pub fn by_node(obj: &Value) -> Vec<String> {
     obj["spec"]["nodeName"]

@@ -69,7 +69,7 @@ pub struct Informers {
 
 impl Informers {
     fn new(api: &Arc<ClusterApi>) -> Self {
-        use informer::{by_controller_uid, by_namespace, by_node, by_uid};
+        use informer::{by_controller_uid, by_namespace, by_node, by_orphan_namespace, by_uid};
         let make = |g: &str, p: &str, idx: Vec<(&'static str, informer::IndexFn)>| {
             Informer::new(api.clone(), g, "v1", p, idx).expect("built-in resource")
         };
@@ -81,6 +81,7 @@ impl Informers {
                     ("node", by_node),
                     ("owner", by_controller_uid),
                     ("namespace", by_namespace),
+                    ("orphans", by_orphan_namespace),
                 ],
             ),
             nodes: make("", "nodes", vec![]),

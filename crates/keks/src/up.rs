@@ -87,6 +87,11 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     .await?;
     let autoscaling =
         keks_cloud::AutoScaling::load(shared_store.clone(), fleet.clone(), asg_config).await?;
+    keks_apiserver::lifecycle::compactor::spawn(
+        shared_store.clone(),
+        clock.clone(),
+        keks_apiserver::lifecycle::compactor::COMPACTION_INTERVAL,
+    );
     let registry = Arc::new(Registry::with_builtins());
     let fargate = keks_eks::EksAddon::new();
     let tokens = Arc::new(StaticTokens::default());

@@ -156,6 +156,8 @@ impl ReplicaSetController {
     }
 
     /// The pods this ReplicaSet owns after adopting and releasing, as `ClaimPods` does.
+    /// Looks only at the pods it controls and the namespace's orphans (by index), not at
+    /// every pod of the namespace: a sync costs what the ReplicaSet has.
     async fn claim_pods(
         &self,
         rs: &Value,
@@ -163,7 +165,12 @@ impl ReplicaSetController {
     ) -> Result<Vec<Arc<Value>>, ControllerError> {
         let uid = podutil::uid(rs);
         let mut owned = Vec::new();
-        for pod in self.pods.by_index("namespace", podutil::namespace(rs)) {
+        let candidates = self
+            .pods
+            .by_index("owner", uid)
+            .into_iter()
+            .chain(self.pods.by_index("orphans", podutil::namespace(rs)));
+        for pod in candidates {
             let matches = selector.matches(pod["metadata"].get("labels"));
             match podutil::controller_ref(&pod) {
                 Some(r) if r["uid"] == uid => {
