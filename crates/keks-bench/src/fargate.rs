@@ -129,11 +129,9 @@ pub async fn run(args: FargateArgs) -> anyhow::Result<()> {
             );
             last_print = now();
         }
-        if ready >= args.replicas {
-            if running_pods(&mut conn, &ns).await? >= args.replicas {
-                report.all_running_secs = Some(secs(since(start)));
-                break;
-            }
+        if ready >= args.replicas && running_pods(&mut conn, &ns).await? >= args.replicas {
+            report.all_running_secs = Some(secs(since(start)));
+            break;
         }
         sleep(Duration::from_millis(20)).await;
     }
