@@ -55,31 +55,7 @@ impl DaemonSetController {
             .daemonsets
             .on_change(move |change| c.queue.add(key_of(change.object())));
         let c = me.clone();
-        informers.nodes.on_change(move |change| {
-            let node = change.object();
-            let name = podutil::name(node).to_string();
-            match change {
-                Change::Deleted(_) => {
-                    c.node_infos.lock().remove(&name);
-                }
-                _ => {
-                    let info = Arc::new(NodeInfo::from_node(node));
-                    c.node_infos.lock().insert(name, info);
-                }
-            }
-            let relevant = match change {
-                Change::Updated { old, new } => {
-                    old["metadata"]["labels"] != new["metadata"]["labels"]
-                        || old["spec"]["taints"] != new["spec"]["taints"]
-                }
-                _ => true,
-            };
-            if relevant {
-                for key in c.sets.keys() {
-                    c.queue.add(key);
-                }
-            }
-        });
+        informers.nodes.on_change(move |change| c.on_node(change));
         let c = me.clone();
         informers.pods.on_change(move |change| c.on_pod(change));
         let workers = config.workers;
@@ -125,6 +101,42 @@ impl DaemonSetController {
             }
         }
         self.queue.add(owner);
+    }
+
+    /// Keeps the node's summary and wakes the DaemonSets the change concerns: as kube's
+    /// `addNode`/`updateNode`, only those that should run on the new node, or whose answer
+    /// changed — a Fargate node, which no DaemonSet may use, wakes none.
+    fn on_node(&self, change: &Change) {
+        let node = change.object();
+        let name = podutil::name(node).to_string();
+        let (before, after) = match change {
+            Change::Deleted(_) => {
+                self.node_infos.lock().remove(&name);
+                for key in self.sets.keys() {
+                    self.queue.add(key);
+                }
+                return;
+            }
+            Change::Added(_) => (None, Arc::new(NodeInfo::from_node(node))),
+            Change::Updated { old, new } => {
+                let unchanged = old["metadata"]["labels"] == new["metadata"]["labels"]
+                    && old["spec"]["taints"] == new["spec"]["taints"];
+                let previous = self.node_infos.lock().get(&name).cloned();
+                if unchanged && previous.is_some() {
+                    return;
+                }
+                (previous, Arc::new(NodeInfo::from_node(node)))
+            }
+        };
+        self.node_infos.lock().insert(name, after.clone());
+        for ds in self.sets.list() {
+            let probe = PodInfo::parse(&daemon_pod_template(&ds));
+            let now = should_run_on(&after, &probe);
+            let was = before.as_ref().is_some_and(|b| should_run_on(b, &probe));
+            if now || was {
+                self.queue.add(key_of(&ds));
+            }
+        }
     }
 
     async fn sync(&self, key: &str) -> ReconcileResult {

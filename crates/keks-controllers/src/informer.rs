@@ -188,7 +188,7 @@ impl Informer {
         };
         let mut fresh: HashMap<String, Arc<Value>> = HashMap::with_capacity(items.len());
         for item in items {
-            fresh.insert(key_of(&item), Arc::new(item));
+            fresh.insert(key_of(&item), Arc::new(trimmed(item)));
         }
         let mut changes = Vec::new();
         {
@@ -242,7 +242,7 @@ impl Informer {
             }
             match event.type_ {
                 WatchEventType::Added | WatchEventType::Modified => {
-                    let new = Arc::new(event.object);
+                    let new = Arc::new(trimmed(event.object));
                     let old = self.get(&key_of(&new));
                     self.apply(match old {
                         Some(old) => Change::Updated { old, new },
@@ -252,7 +252,7 @@ impl Informer {
                 WatchEventType::Deleted => {
                     let key = key_of(&event.object);
                     if self.get(&key).is_some() {
-                        self.apply(Change::Deleted(Arc::new(event.object)));
+                        self.apply(Change::Deleted(Arc::new(trimmed(event.object))));
                     }
                 }
                 WatchEventType::Bookmark => {}
@@ -303,6 +303,16 @@ impl Informer {
 
 fn rv_of(obj: &Value) -> Option<&str> {
     obj["metadata"]["resourceVersion"].as_str()
+}
+
+/// The object as the cache keeps it: without `metadata.managedFields`, which no controller
+/// reads and which is often half an object's size (the transform client-go users set on
+/// their informers for the same reason). Updates that omit them keep the stored ones.
+fn trimmed(mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    obj
 }
 
 /// Index: the object's namespace.

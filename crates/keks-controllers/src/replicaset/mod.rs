@@ -27,6 +27,10 @@ const BURST_REPLICAS: usize = 500;
 const KIND: &str = "ReplicaSet";
 const API_VERSION: &str = "apps/v1";
 
+/// How long pod progress waits to be counted in its ReplicaSet's status, so that a large
+/// ReplicaSet is synced a few times a second rather than once per pod change.
+const STATUS_COALESCE: Duration = Duration::from_millis(100);
+
 pub struct ReplicaSetController {
     api: Arc<ClusterApi>,
     pods: Arc<Informer>,
@@ -47,9 +51,15 @@ impl ReplicaSetController {
             recorder: Recorder::new(api.clone(), "replicaset-controller"),
         });
         let c = me.clone();
-        informers
-            .replicasets
-            .on_change(move |change| c.queue.add(key_of(change.object())));
+        informers.replicasets.on_change(move |change| {
+            // Its own status writes need no new sync: pod changes bring those.
+            if let Change::Updated { old, new } = change {
+                if old["spec"] == new["spec"] && same_metadata(old, new) {
+                    return;
+                }
+            }
+            c.queue.add(key_of(change.object()))
+        });
         let c = me.clone();
         informers.pods.on_change(move |change| c.on_pod(change));
         let workers = config.workers;
@@ -95,10 +105,18 @@ impl ReplicaSetController {
             Change::Updated { old, new } => {
                 let (old_owner, new_owner) = (self.owner_key(old), self.owner_key(new));
                 if let Some(owner) = &new_owner {
-                    if podutil::is_deleting(new) && !podutil::is_deleting(old) {
+                    let deleting = podutil::is_deleting(new) && !podutil::is_deleting(old);
+                    if deleting {
                         self.expectations.deletion_observed(owner, &pod_key);
                     }
-                    self.queue.add(owner.clone());
+                    if deleting || old_owner != new_owner {
+                        self.queue.add(owner.clone());
+                    } else {
+                        // A pod's own progress (bound, running, ready): one sync for the
+                        // changes of a short window, not one per pod — a sync counts every
+                        // pod of the ReplicaSet.
+                        self.queue.add_after(owner.clone(), STATUS_COALESCE);
+                    }
                 }
                 if old_owner != new_owner {
                     if let Some(o) = old_owner {
@@ -405,6 +423,20 @@ impl ReplicaSetController {
         }
         Ok(None)
     }
+}
+
+/// Whether two versions of an object agree on what a controller acts on: labels,
+/// annotations, owners, finalizers and deletion (not resourceVersion or managedFields).
+fn same_metadata(old: &Value, new: &Value) -> bool {
+    [
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "deletionTimestamp",
+    ]
+    .iter()
+    .all(|k| old["metadata"].get(*k) == new["metadata"].get(*k))
 }
 
 /// The ReplicaSet's (or Deployment's) label selector; `None` if it does not parse.
