@@ -114,6 +114,10 @@ impl ControlPlane {
         let nodes = self.nodegroup_nodes(cluster).await?;
         let later = self.due_in(RECHECK);
         for (name, pending, asg, desired, created_at) in due {
+            if matches!(pending, NodegroupPending::RollingUpdate { .. }) {
+                self.step_rollout(cluster, &name, now).await;
+                continue;
+            }
             let (ready, all) = count_nodes(&nodes, &name);
             let failed = matches!(pending, NodegroupPending::Activate)
                 && ready < desired
@@ -147,6 +151,7 @@ impl ControlPlane {
                     }
                     ready == desired && all == desired
                 }
+                NodegroupPending::RollingUpdate { .. } => false,
                 NodegroupPending::Remove => {
                     let asg_gone = match self.autoscaling() {
                         Some(a) => match a.group(&asg) {
@@ -191,6 +196,7 @@ impl ControlPlane {
                     return Ok(());
                 }
                 match &pending {
+                    NodegroupPending::RollingUpdate { .. } => {}
                     NodegroupPending::Remove => {
                         d.nodegroups.remove(&name);
                     }

@@ -4,11 +4,15 @@
 
 pub mod allocatable;
 pub mod api;
+pub mod drain;
 pub mod health;
 pub mod lifecycle;
 pub mod model;
 pub mod node;
+pub mod rolling;
+pub mod scale_in;
 pub mod sync;
 pub mod validate;
+pub mod version;
 
 pub use model::{Nodegroup, NodegroupDoc};

@@ -164,6 +164,21 @@ impl NodeSync {
         }
     }
 
+    /// A spot instance under its two-minute interruption notice: its node is cordoned and
+    /// drained through the Eviction API, pass after pass until the instance goes (EKS
+    /// drains on a best-effort basis; pods a budget keeps are deleted with the node).
+    async fn drain_interrupted(&self, node: &Value, name: &str) -> Result<(), EksError> {
+        if node["spec"]["unschedulable"] != true {
+            super::drain::cordon(&self.api, name, true)
+                .await
+                .map_err(|e| EksError::Server(e.to_string()))?;
+        }
+        super::drain::drain_pass(&self.api, name, super::drain::Mode::Honour)
+            .await
+            .map_err(|e| EksError::Server(e.to_string()))?;
+        Ok(())
+    }
+
     /// One pass; answers whether the cluster has (or should have) any group nodes.
     async fn pass(&self, had_nodes: bool) -> Result<bool, EksError> {
         let Some(autoscaling) = self.control.autoscaling() else {
@@ -181,14 +196,20 @@ impl NodeSync {
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         for g in &groups {
             let n = &g.nodegroup;
-            let patch = crate::versions::find(&n.version).map_or_else(
-                || format!("{}.0", n.version),
-                |v| v.patch_version.to_string(),
-            );
             for i in autoscaling.instances(&g.asg_name) {
                 if i.state != InstanceState::Running {
                     continue;
                 }
+                // During a version update, instances launched before it run the old
+                // image and the others the new one.
+                let (version, image_id) = match &g.rollout {
+                    Some(r) if r.old_instances.contains(&i.id) => {
+                        (&r.from.version, &r.from.image_id)
+                    }
+                    Some(r) => (&r.to.version, &r.to.image_id),
+                    None => (&n.version, &g.image_id),
+                };
+                let patch = super::version::patch_version(version);
                 let zone_id = autoscaling.fleet().zone_id(&i).unwrap_or_default();
                 wanted.insert(
                     i.private_dns_name(),
@@ -196,11 +217,11 @@ impl NodeSync {
                         instance: i,
                         zone_id,
                         nodegroup: n.nodegroup_name.clone(),
-                        image_id: g.image_id.clone(),
+                        image_id: image_id.clone(),
                         labels: n.labels.clone(),
                         taints: n.taints.clone(),
                         disk_gib: n.disk_size,
-                        patch: patch.clone(),
+                        patch,
                         al2023: n.ami_type.starts_with("AL2023"),
                     },
                 );
@@ -231,6 +252,11 @@ impl NodeSync {
                         Ok(_) | Err(ApiError::NotFound { .. }) => {}
                         Err(e) => return Err(EksError::Server(e.to_string())),
                     }
+                    // The instance is gone, and its pods with it: deleted now so that
+                    // their controllers replace them at once.
+                    super::drain::delete_pods_on(&self.api, &name)
+                        .await
+                        .map_err(|e| EksError::Server(e.to_string()))?;
                 }
                 Some(w) => {
                     present.insert(name.clone());
@@ -247,6 +273,9 @@ impl NodeSync {
                             )
                             .await
                             .map_err(|e| EksError::Server(e.to_string()))?;
+                    }
+                    if w.instance.interruption_at.is_some() {
+                        self.drain_interrupted(node, &name).await?;
                     }
                 }
             }
