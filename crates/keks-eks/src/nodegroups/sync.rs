@@ -1,8 +1,11 @@
 //! The node task of one cluster: keeps one Node object per running instance of each of the
 //! cluster's managed node groups — created (with the status its kubelet would report) when
 //! the instance runs, kept carrying the group's current labels and taints, and deleted when
-//! the instance stops running or its group goes. Woken by the fleet's instance events and
-//! on the clock; errors are logged and retried on the next pass.
+//! the instance stops running or its group goes (its pods deleted with it, so their
+//! controllers replace them at once). During a version update, nodes of instances older
+//! than the update keep the old image and kubelet version. The node of a spot instance
+//! under its interruption notice is cordoned and drained. Woken by the fleet's instance
+//! events and on the clock; errors are logged and retried on the next pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
