@@ -16,7 +16,7 @@ pub struct ScalingConfig {
     pub desired_size: u32,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Taint {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

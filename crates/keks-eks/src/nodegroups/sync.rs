@@ -29,6 +29,30 @@ const RESYNC: Duration = Duration::from_secs(1);
 pub struct NodeSync {
     api: Arc<ClusterApi>,
     control: Arc<ControlPlane>,
+    /// What the last complete pass saw (a hash of the nodes it wanted) and how many passes
+    /// have been skipped since: listing a thousand nodes every second to find nothing to do
+    /// would cost more than everything else an idle cluster does.
+    last: parking_lot::Mutex<(Option<u64>, u32)>,
+}
+
+/// After how many skipped passes (one a second) the nodes are listed anyway, to repair
+/// what others changed (a node deleted with kubectl).
+const FULL_RESYNC_EVERY: u32 = 30;
+
+/// A fingerprint of the wanted nodes: everything a pass would write from.
+fn fingerprint(wanted: &BTreeMap<String, Wanted>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (name, w) in wanted {
+        name.hash(&mut h);
+        w.instance.id.hash(&mut h);
+        w.instance.interruption_at.map(f64::to_bits).hash(&mut h);
+        w.image_id.hash(&mut h);
+        w.patch.hash(&mut h);
+        w.labels.hash(&mut h);
+        w.taints.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// What a node of a group must look like.
@@ -117,6 +141,7 @@ impl NodeSync {
         let me = Arc::new(Self {
             api: api.clone(),
             control,
+            last: parking_lot::Mutex::new((None, 0)),
         });
         api.spawn(async move { me.run().await });
     }
@@ -233,6 +258,21 @@ impl NodeSync {
         self.control
             .refresh_nodegroup_health(self.cluster())
             .await?;
+        // Nothing to write since the last complete pass (and no spot node to drain): skip
+        // the listing, but not for ever.
+        let print = fingerprint(&wanted);
+        let draining = wanted
+            .values()
+            .any(|w| w.instance.interruption_at.is_some());
+        {
+            let mut last = self.last.lock();
+            if !draining && last.0 == Some(print) && last.1 < FULL_RESYNC_EVERY {
+                last.1 += 1;
+                return Ok(!wanted.is_empty());
+            }
+            // Forgotten until this pass completes, so that a failed pass is repeated.
+            *last = (None, 0);
+        }
         let have = self.control.nodegroup_nodes(self.cluster()).await?;
         let nodes = self
             .api
@@ -314,6 +354,7 @@ impl NodeSync {
                 .await
                 .map_err(|e| EksError::Server(e.to_string()))?;
         }
+        *self.last.lock() = (Some(print), 0);
         Ok(!wanted.is_empty() || !have.is_empty())
     }
 }
