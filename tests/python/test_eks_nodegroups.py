@@ -2,7 +2,10 @@
 become Ready nodes with EKS's labels, the group's labels and taints and the EKS AMI's
 allocatable; pods run on them; scaling, label and taint updates reach the nodes as Update
 records; bad input is refused as EKS refuses it; deleting the group removes its nodes, and
-the cluster cannot be deleted while it exists."""
+the cluster cannot be deleted while it exists. A version update surges, cordons and drains
+through the Eviction API: a PodDisruptionBudget fails it with PodEvictionFailure (across a
+restart), `--force` replaces every node; a spot interruption notice drains the node, and the
+group replaces the instance."""
 
 import json
 import time
@@ -247,3 +250,154 @@ def test_keks_create_cluster_with_nodes(keks):
             break
         assert time.time() < deadline, "CoreDNS did not run on the node group"
         time.sleep(0.3)
+
+
+def pdb(name, ns, labels, max_unavailable=0):
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "namespace": ns},
+            "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": labels}}}
+
+
+def running(kc, env, ns, selector, count):
+    return wait(f"{count} Running pods", lambda: (lambda p: p if len(p) == count else None)(
+        [p for p in pods(kc, env, ns, selector)
+         if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]), timeout=60)
+
+
+def test_version_update_fails_on_a_budget_then_forced_replaces_every_node(keks):
+    create_cluster(keks, "ngv", "--kubernetes-version", "1.33")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngv-nodes")
+    subnets = eks.describe_cluster(name="ngv")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    aws_ok(keks, "eks", "create-nodegroup", "--cluster-name", "ngv", "--nodegroup-name", "workers",
+           "--node-role", role, "--subnets", *subnets, "--scaling-config", "minSize=2,maxSize=2,desiredSize=2")
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngv", nodegroupName="workers", WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "ngv")
+    env = aws_env(keks)
+    before = wait("two Ready nodes", lambda: (lambda n: n if len(n) == 2 and all(map(ready, n)) else None)(
+        group_nodes(kc, env, "workers")))
+    old_names = sorted(n["metadata"]["name"] for n in before)
+    assert all(n["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.33.") for n in before)
+    assert kubectl(kc, "create", "namespace", "apps", env=env).returncode == 0
+    apply(kc, env, deployment("web", "apps", {"app": "web"}, replicas=2))
+    apply(kc, env, pdb("web", "apps", {"app": "web"}))
+    running(kc, env, "apps", "app=web", 2)
+
+    # The node group may only follow the cluster: 1.34 is refused until the cluster runs it.
+    err = error(eks.update_nodegroup_version, clusterName="ngv", nodegroupName="workers", version="1.34")
+    assert err["Error"]["Code"] == "InvalidParameterException"
+    assert err["Error"]["Message"] == ("Requested Nodegroup version 1.34 is invalid. "
+                                       "The node group version must match the cluster version 1.33")
+    err = error(eks.update_nodegroup_version, clusterName="ngv", nodegroupName="workers",
+                releaseVersion="1.34.1-20251120")
+    assert err["Error"]["Message"] == "Requested release version 1.34.1-20251120 is not valid for kubernetes version 1.33"
+    aws_ok(keks, "eks", "update-cluster-version", "--name", "ngv", "--kubernetes-version", "1.34")
+    aws_ok(keks, "eks", "wait", "cluster-active", "--name", "ngv")
+
+    update = aws_ok(keks, "eks", "update-nodegroup-version", "--cluster-name", "ngv", "--nodegroup-name", "workers",
+                    "--kubernetes-version", "1.34")["update"]
+    assert update["type"] == "VersionUpdate" and update["status"] == "InProgress"
+    assert update["params"] == [{"type": "Version", "value": "1.34"},
+                                {"type": "ReleaseVersion", "value": "1.34.1-20251120"}]
+    assert eks.describe_nodegroup(clusterName="ngv", nodegroupName="workers")["nodegroup"]["status"] == "UPDATING"
+    err = error(eks.update_nodegroup_version, clusterName="ngv", nodegroupName="workers", version="1.34")
+    assert err["Error"]["Code"] == "ResourceInUseException"
+    assert err["nodegroupName"] == "workers"
+
+    # The old nodes are cordoned once the new ones are Ready; a restart then resumes the update.
+    wait("the old nodes cordoned", lambda: all(
+        n["spec"].get("unschedulable") and n["metadata"]["labels"].get(
+            "node.kubernetes.io/exclude-from-external-load-balancers") == "true"
+        for n in group_nodes(kc, env, "workers") if n["metadata"]["name"] in old_names), timeout=30)
+    assert eks.describe_update(name="ngv", nodegroupName="workers",
+                               updateId=update["id"])["update"]["status"] == "InProgress"
+    keks.stop()
+    keks.start()
+    eks, _, _ = clients(keks)
+    kc = kubeconfig_for(keks, "ngv")
+    env = aws_env(keks)
+
+    def finished(update_id):
+        u = eks.describe_update(name="ngv", nodegroupName="workers", updateId=update_id)["update"]
+        return u if u["status"] != "InProgress" else None
+
+    failed = wait("the update to fail", lambda: finished(update["id"]), timeout=90)
+    assert failed["status"] == "Failed"
+    assert failed["errors"][0]["errorCode"] == "PodEvictionFailure"
+    assert failed["errors"][0]["errorMessage"] == \
+        "Reached max retries while trying to evict pods from nodes in node group workers"
+    assert set(failed["errors"][0]["resourceIds"]) <= set(old_names)
+    group = eks.describe_nodegroup(clusterName="ngv", nodegroupName="workers")["nodegroup"]
+    assert group["status"] == "ACTIVE" and group["version"] == "1.33"
+    back = wait("the old nodes alone and schedulable", lambda: (lambda ns: ns if sorted(
+        n["metadata"]["name"] for n in ns) == old_names and not any(n["spec"].get("unschedulable") for n in ns)
+        else None)(group_nodes(kc, env, "workers")), timeout=30)
+    assert all(n["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.33.") for n in back)
+    running(kc, env, "apps", "app=web", 2)
+
+    # With --force the budget no longer holds the pods back: every node is replaced.
+    forced = aws_ok(keks, "eks", "update-nodegroup-version", "--cluster-name", "ngv", "--nodegroup-name", "workers",
+                    "--kubernetes-version", "1.34", "--force")["update"]
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngv", nodegroupName="workers",
+                                            WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    aws_ok(keks, "eks", "wait", "nodegroup-active", "--cluster-name", "ngv", "--nodegroup-name", "workers")
+    done = eks.describe_update(name="ngv", nodegroupName="workers", updateId=forced["id"])["update"]
+    assert done["status"] == "Successful" and done["errors"] == []
+    group = eks.describe_nodegroup(clusterName="ngv", nodegroupName="workers")["nodegroup"]
+    assert group["version"] == "1.34" and group["releaseVersion"] == "1.34.1-20251120"
+    ids = [u for u in eks.list_updates(name="ngv", nodegroupName="workers")["updateIds"]]
+    assert sorted(ids) == sorted([update["id"], forced["id"]])
+    after = wait("two new Ready nodes", lambda: (lambda n: n if len(n) == 2 and all(map(ready, n)) else None)(
+        group_nodes(kc, env, "workers")))
+    new_names = sorted(n["metadata"]["name"] for n in after)
+    assert not set(new_names) & set(old_names)
+    for n in after:
+        assert n["status"]["nodeInfo"]["kubeletVersion"] == "v1.34.1-eks-113cf36"
+        assert n["metadata"]["labels"]["eks.amazonaws.com/nodegroup-image"] != \
+            before[0]["metadata"]["labels"]["eks.amazonaws.com/nodegroup-image"]
+        assert not n["spec"].get("unschedulable")
+    web = running(kc, env, "apps", "app=web", 2)
+    assert {p["spec"]["nodeName"] for p in web} <= set(new_names)
+
+
+def test_spot_interruption_cordons_drains_and_replaces_the_node(keks):
+    from test_aws_fleet import admin
+
+    create_cluster(keks, "ngs")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "ngs-nodes")
+    subnets = eks.describe_cluster(name="ngs")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    eks.create_nodegroup(clusterName="ngs", nodegroupName="spot", nodeRole=role, subnets=subnets,
+                         capacityType="SPOT", scalingConfig={"minSize": 2, "maxSize": 2, "desiredSize": 2})
+    eks.get_waiter("nodegroup_active").wait(clusterName="ngs", nodegroupName="spot", WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "ngs")
+    env = aws_env(keks)
+    nodes = wait("two Ready nodes", lambda: (lambda n: n if len(n) == 2 and all(map(ready, n)) else None)(
+        group_nodes(kc, env, "spot")))
+    assert all(n["metadata"]["labels"]["eks.amazonaws.com/capacityType"] == "SPOT" for n in nodes)
+    assert kubectl(kc, "create", "namespace", "apps", env=env).returncode == 0
+    apply(kc, env, deployment("web", "apps", {"app": "web"}, replicas=4))
+    web = running(kc, env, "apps", "app=web", 4)
+    victim = web[0]["spec"]["nodeName"]
+    node = next(n for n in nodes if n["metadata"]["name"] == victim)
+    instance_id = node["spec"]["providerID"].rsplit("/", 1)[1]
+    status, answer = admin(keks, "POST", "/_keks/spot-interruptions", {"instanceId": instance_id})
+    assert status == 200, answer
+    assert answer["instanceId"] == instance_id
+
+    # Within the two-minute notice: cordoned, drained, the pods running elsewhere.
+    def cordoned():
+        n = [x for x in group_nodes(kc, env, "spot") if x["metadata"]["name"] == victim]
+        return n and n[0]["spec"].get("unschedulable") and any(
+            t["key"] == "node.kubernetes.io/unschedulable" and t["effect"] == "NoSchedule"
+            for t in n[0]["spec"].get("taints", []))
+
+    wait("the interrupted node cordoned", cordoned)
+    moved = wait("the pods off the interrupted node", lambda: (lambda p: p if all(
+        x["spec"]["nodeName"] != victim for x in p) else None)(running(kc, env, "apps", "app=web", 4)))
+    assert len(moved) == 4
+
+    # At the end of the notice the instance goes and the group replaces it.
+    replaced = wait("a replacement node", lambda: (lambda n: n if len(n) == 2 and all(map(ready, n)) and victim not in {
+        x["metadata"]["name"] for x in n} else None)(group_nodes(kc, env, "spot")), timeout=180)
+    assert all(n["metadata"]["labels"]["eks.amazonaws.com/capacityType"] == "SPOT" for n in replaced)
+    assert eks.describe_nodegroup(clusterName="ngs", nodegroupName="spot")["nodegroup"]["status"] == "ACTIVE"

@@ -79,4 +79,27 @@ impl TimingProfile {
     pub fn nodegroup_update(self) -> Duration {
         self.pick(10, 60)
     }
+
+    /// A version update's drain of one node: how long its pods may take to leave before
+    /// the update fails with `PodEvictionFailure` (EKS: 15 minutes).
+    pub fn drain_timeout(self) -> Duration {
+        self.pick(3_000, 15 * 60)
+    }
+
+    /// How often a drain tries evicting the pods still on a node again.
+    pub fn drain_retry(self) -> Duration {
+        self.pick(100, 5)
+    }
+
+    /// How long a drained node stays before its instance is terminated (EKS: 60 seconds, so
+    /// that load balancers stop sending to it).
+    pub fn drained_wait(self) -> Duration {
+        self.pick(20, 60)
+    }
+
+    /// How long a version update waits for its new nodes to be Ready before it fails with
+    /// `NodeCreationFailure` (EKS: 15 minutes, as for a new group).
+    pub fn update_join_timeout(self) -> Duration {
+        self.pick(60_000, 15 * 60)
+    }
 }

@@ -264,3 +264,272 @@ async fn a_group_without_capacity_fails_after_fifteen_minutes() {
     advance(&clock, Duration::from_secs(62)).await;
     assert_eq!(group_status(&cp), "No node group found for name: workers.");
 }
+
+async fn create(clusters: &Clusters, group: &str, version: &str, plural: &str, obj: Value) {
+    let api = clusters.get("ng").unwrap();
+    let d = api.registry.get(group, version, plural).unwrap();
+    api.create(
+        &d,
+        "default",
+        obj,
+        &keks_apiserver::rest::WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Pods of the `web` Deployment: (name, node, phase).
+async fn web_pods(clusters: &Clusters) -> Vec<(String, String, String)> {
+    let api = clusters.get("ng").unwrap();
+    let d = api.registry.get("", "v1", "pods").unwrap();
+    let list = api
+        .list(&d, Some("default"), &ListOptions::default())
+        .await
+        .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (
+                s(&p["metadata"]["name"]),
+                s(&p["spec"]["nodeName"]),
+                s(&p["status"]["phase"]),
+            )
+        })
+        .collect()
+}
+
+fn node_names(ns: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = ns
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A cluster at 1.34 with a 1.33 group of two nodes running a two-replica Deployment that a
+/// `maxUnavailable: 0` budget covers.
+async fn upgradable(rig: &Rig) {
+    let Rig {
+        clock,
+        cp,
+        clusters,
+        subnets,
+        ..
+    } = rig;
+    cp.create_nodegroup(json!({"clusterName": "ng", "nodegroupName": "workers",
+        "nodeRole": format!("arn:aws:iam::{ACCOUNT}:role/nodes"), "subnets": subnets,
+        "scalingConfig": {"minSize": 2, "maxSize": 2, "desiredSize": 2}}))
+        .await
+        .unwrap();
+    advance(clock, Duration::from_secs(125)).await;
+    assert_eq!(group_status(cp), "ACTIVE");
+    cp.update_cluster_version(json!({"name": "ng", "version": "1.34"}))
+        .await
+        .unwrap();
+    advance(clock, Duration::from_secs(25 * 60 + 2)).await;
+    let labels = json!({"app": "web"});
+    create(
+        clusters,
+        "apps",
+        "v1",
+        "deployments",
+        json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+    )
+    .await;
+    create(
+        clusters,
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": labels}}}),
+    )
+    .await;
+    advance(clock, Duration::from_secs(5)).await;
+    let pods = web_pods(clusters).await;
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    assert!(pods.iter().all(|p| p.2 == "Running"), "{pods:?}");
+}
+
+fn the_update(cp: &ControlPlane, id: &str) -> Value {
+    cp.describe_update(&json!({"name": "ng", "updateId": id, "nodegroupName": "workers"}))
+        .unwrap()["update"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_version_update_blocked_by_a_budget_fails_and_keeps_the_old_nodes() {
+    let rig = rig().await;
+    upgradable(&rig).await;
+    let Rig {
+        clock,
+        cp,
+        clusters,
+        autoscaling,
+        ..
+    } = &rig;
+    let before = node_names(&nodes(clusters).await);
+    let update = cp
+        .update_nodegroup_version(json!({"clusterName": "ng", "nodegroupName": "workers",
+            "version": "1.34"}))
+        .await
+        .unwrap();
+    let id = update["update"]["id"].as_str().unwrap().to_string();
+    assert_eq!(update["update"]["type"], "VersionUpdate");
+    assert_eq!(
+        update["update"]["params"][0],
+        json!({"type": "Version", "value": "1.34"})
+    );
+    assert_eq!(
+        update["update"]["params"][1],
+        json!({"type": "ReleaseVersion", "value": "1.34.1-20251120"})
+    );
+    assert_eq!(group_status(cp), "UPDATING");
+    // A second update while this one runs is refused.
+    let again = cp
+        .update_nodegroup_version(json!({"clusterName": "ng", "nodegroupName": "workers"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, keks_eks::EksError::ResourceInUse { .. }),
+        "{again:?}"
+    );
+
+    // Scale up: three zones → six more instances; 40 s to boot.
+    advance(clock, Duration::from_secs(2)).await;
+    let asg = autoscaling.groups()[0].clone();
+    assert_eq!((asg.desired_capacity, asg.max_size), (8, 8));
+    advance(clock, Duration::from_secs(60)).await;
+    let ns = nodes(clusters).await;
+    assert_eq!(ns.len(), 8);
+    let old: Vec<&Value> = ns
+        .iter()
+        .filter(|n| before.contains(&n.name_string()))
+        .collect();
+    assert!(
+        old.iter().all(|n| n["spec"]["unschedulable"] == true),
+        "{old:#?}"
+    );
+    assert!(old.iter().all(|n| n["metadata"]["labels"]
+        ["node.kubernetes.io/exclude-from-external-load-balancers"]
+        == "true"));
+    let new_kubelets: Vec<&Value> = ns
+        .iter()
+        .filter(|n| !before.contains(&n.name_string()))
+        .map(|n| &n["status"]["nodeInfo"]["kubeletVersion"])
+        .collect();
+    assert!(
+        new_kubelets.iter().all(|v| *v == "v1.34.1-eks-113cf36"),
+        "{new_kubelets:?}"
+    );
+
+    // The budget keeps the pods for 15 minutes: the update fails and rolls back.
+    advance(clock, Duration::from_secs(14 * 60)).await;
+    assert_eq!(the_update(cp, &id)["status"], "InProgress");
+    advance(clock, Duration::from_secs(2 * 60)).await;
+    let u = the_update(cp, &id);
+    assert_eq!(u["status"], "Failed", "{u:#}");
+    assert_eq!(u["errors"][0]["errorCode"], "PodEvictionFailure");
+    assert_eq!(
+        u["errors"][0]["errorMessage"],
+        "Reached max retries while trying to evict pods from nodes in node group workers"
+    );
+    let g = cp
+        .describe_nodegroup(&json!({"clusterName": "ng", "nodegroupName": "workers"}))
+        .unwrap();
+    assert_eq!(g["nodegroup"]["status"], "ACTIVE");
+    assert_eq!(g["nodegroup"]["version"], "1.33");
+    let ns = nodes(clusters).await;
+    assert_eq!(node_names(&ns), before);
+    assert!(ns.iter().all(|n| n["spec"]["unschedulable"].is_null()));
+    let asg = autoscaling.groups()[0].clone();
+    assert_eq!((asg.desired_capacity, asg.max_size), (2, 2));
+}
+
+#[tokio::test]
+async fn a_forced_version_update_replaces_every_node() {
+    let rig = rig().await;
+    upgradable(&rig).await;
+    let Rig {
+        clock,
+        cp,
+        clusters,
+        autoscaling,
+        ..
+    } = &rig;
+    let before = node_names(&nodes(clusters).await);
+    let update = cp
+        .update_nodegroup_version(json!({"clusterName": "ng", "nodegroupName": "workers",
+            "force": true}))
+        .await
+        .unwrap_err();
+    // Without a version the group would stay at 1.33 with its current release.
+    assert!(
+        update
+            .to_string()
+            .contains("already at Kubernetes version 1.33"),
+        "{update}"
+    );
+    let update = cp
+        .update_nodegroup_version(json!({"clusterName": "ng", "nodegroupName": "workers",
+            "version": "1.34", "force": true}))
+        .await
+        .unwrap();
+    let id = update["update"]["id"].as_str().unwrap().to_string();
+    let mut waited = 0;
+    while the_update(cp, &id)["status"] == "InProgress" && waited < 30 * 60 {
+        advance(clock, Duration::from_secs(10)).await;
+        waited += 10;
+    }
+    assert_eq!(the_update(cp, &id)["status"], "Successful");
+    let g = cp
+        .describe_nodegroup(&json!({"clusterName": "ng", "nodegroupName": "workers"}))
+        .unwrap();
+    assert_eq!(g["nodegroup"]["status"], "ACTIVE");
+    assert_eq!(g["nodegroup"]["version"], "1.34");
+    assert_eq!(g["nodegroup"]["releaseVersion"], "1.34.1-20251120");
+    let ns = nodes(clusters).await;
+    assert_eq!(ns.len(), 2);
+    for n in &ns {
+        assert!(!before.contains(&n.name_string()));
+        assert_eq!(
+            n["status"]["nodeInfo"]["kubeletVersion"],
+            "v1.34.1-eks-113cf36"
+        );
+        assert!(n["spec"]["unschedulable"].is_null());
+    }
+    let asg = autoscaling.groups()[0].clone();
+    assert_eq!((asg.desired_capacity, asg.max_size), (2, 2));
+    advance(clock, Duration::from_secs(60)).await;
+    let pods = web_pods(clusters).await;
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    let names = node_names(&ns);
+    assert!(
+        pods.iter()
+            .all(|p| p.2 == "Running" && names.contains(&p.1)),
+        "{pods:?}"
+    );
+}
+
+trait NodeName {
+    fn name_string(&self) -> String;
+}
+
+impl NodeName for Value {
+    fn name_string(&self) -> String {
+        self["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}

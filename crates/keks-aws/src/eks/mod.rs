@@ -104,6 +104,7 @@ impl EksFront {
             "ListNodegroups" => c.list_nodegroups(&input),
             "DeleteNodegroup" => c.delete_nodegroup(&input).await,
             "UpdateNodegroupConfig" => c.update_nodegroup_config(input).await,
+            "UpdateNodegroupVersion" => c.update_nodegroup_version(input).await,
             other => Err(EksError::NotImplemented(format!(
                 "The EKS operation {other} is not implemented by keks yet."
             ))),

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use keks_cloud::{CapacityType, GroupSpec, GroupUpdate, Tag};
+use keks_cloud::{CapacityType, GroupSpec, Tag};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -102,7 +102,7 @@ pub fn image_id(ami_type: &str, version: &str) -> String {
     format!("ami-0{:016x}", h)
 }
 
-fn param(kind: &str, value: impl Into<String>) -> UpdateParam {
+pub(crate) fn param(kind: &str, value: impl Into<String>) -> UpdateParam {
     UpdateParam {
         kind: kind.into(),
         value: value.into(),
@@ -258,6 +258,7 @@ impl ControlPlane {
             updates: Vec::new(),
             client_request_token: input.client_request_token.clone(),
             update_tokens: BTreeMap::new(),
+            rollout: None,
         };
         let (answer, created, config_map_only) = self
             .modify(&cluster, |d| {
@@ -403,11 +404,19 @@ impl ControlPlane {
                     for u in n.updates.iter_mut().filter(|u| u.status == "InProgress") {
                         u.status = "Cancelled".into();
                     }
+                    n.rollout = None;
                 }
                 Ok((json!({ "nodegroup": n.nodegroup }), n.asg_name.clone()))
             })
             .await?;
         if let Some(autoscaling) = self.autoscaling() {
+            // Nodes are drained before their instances go.
+            let live: Vec<keks_cloud::Instance> = autoscaling
+                .instances(&asg)
+                .into_iter()
+                .filter(|i| i.state.is_live())
+                .collect();
+            self.drain_instances(&cluster, &live).await;
             match autoscaling.delete_group(&asg, true).await {
                 Ok(()) | Err(keks_cloud::AsgError::NotFound(_)) => {}
                 Err(e) => {
@@ -571,14 +580,8 @@ impl ControlPlane {
             })
             .await
             .map_err(bad)?;
-        if let (Some(s), Some(autoscaling)) = (scaling, self.autoscaling()) {
-            let update = GroupUpdate {
-                min_size: Some(s.min_size),
-                max_size: Some(s.max_size),
-                desired_capacity: Some(s.desired_size),
-                ..GroupUpdate::default()
-            };
-            if let Err(e) = autoscaling.update_group(&asg, update).await {
+        if let Some(s) = scaling {
+            if let Err(e) = self.resize_with_drain(&cluster, &asg, &s).await {
                 tracing::warn!(cluster, nodegroup = %name, error = %e, "resizing the node group's Auto Scaling group; the clock retries");
             }
         }

@@ -112,28 +112,39 @@ impl ControlPlane {
                 .await;
         }
         let nodes = self.nodegroup_nodes(cluster).await?;
-        let later = self.due_in(RECHECK);
+        // Each check lists the groups' nodes: with hundreds of them, checks are spaced out
+        // (1 ms more per node) so that they stay a small share of the work.
+        let later = self.due_in(RECHECK + Duration::from_millis(nodes.len() as u64));
         for (name, pending, asg, desired, created_at) in due {
+            if matches!(pending, NodegroupPending::RollingUpdate { .. }) {
+                self.step_rollout(cluster, &name, now).await;
+                continue;
+            }
             let (ready, all) = count_nodes(&nodes, &name);
             let failed = matches!(pending, NodegroupPending::Activate)
                 && ready < desired
                 && now - created_at >= JOIN_DEADLINE.as_secs_f64();
-            let not_ready: Vec<String> = self
-                .autoscaling()
-                .map(|a| {
-                    a.instances(&asg)
-                        .into_iter()
-                        .filter(|i| i.state.is_live())
-                        .filter(|i| {
-                            !nodes.iter().any(|n| {
-                                n["metadata"]["name"] == i.private_dns_name().as_str()
-                                    && count_nodes(std::slice::from_ref(n), &name).0 == 1
-                            })
-                        })
-                        .map(|i| i.id)
-                        .collect()
-                })
-                .unwrap_or_default();
+            // Only a failure names the instances that did not join (one set of Ready node
+            // names, not a scan of every node per instance: groups have hundreds).
+            let not_ready: Vec<String> = if failed {
+                let ready_names: std::collections::BTreeSet<&str> = nodes
+                    .iter()
+                    .filter(|n| count_nodes(std::slice::from_ref(n), &name).0 == 1)
+                    .filter_map(|n| n["metadata"]["name"].as_str())
+                    .collect();
+                self.autoscaling()
+                    .map(|a| {
+                        a.instances(&asg)
+                            .into_iter()
+                            .filter(|i| i.state.is_live())
+                            .filter(|i| !ready_names.contains(i.private_dns_name().as_str()))
+                            .map(|i| i.id)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let done = match &pending {
                 NodegroupPending::Activate => ready >= desired,
                 NodegroupPending::FinishUpdate { .. } => {
@@ -147,6 +158,7 @@ impl ControlPlane {
                     }
                     ready == desired && all == desired
                 }
+                NodegroupPending::RollingUpdate { .. } => false,
                 NodegroupPending::Remove => {
                     let asg_gone = match self.autoscaling() {
                         Some(a) => match a.group(&asg) {
@@ -191,6 +203,7 @@ impl ControlPlane {
                     return Ok(());
                 }
                 match &pending {
+                    NodegroupPending::RollingUpdate { .. } => {}
                     NodegroupPending::Remove => {
                         d.nodegroups.remove(&name);
                     }

@@ -16,7 +16,7 @@ pub struct ScalingConfig {
     pub desired_size: u32,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Taint {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +89,71 @@ pub enum NodegroupPending {
     FinishUpdate { update_id: String },
     /// DELETING → gone once the group's instances are terminated.
     Remove,
+    /// UPDATING → ACTIVE through a version update's rolling replacement (`rollout`).
+    RollingUpdate { update_id: String },
+}
+
+/// What a node group's nodes run: the Kubernetes version, the AMI release and its id.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeImage {
+    pub version: String,
+    pub release_version: String,
+    pub image_id: String,
+}
+
+/// Where a version update is (EKS's phases; setup happens when the update is accepted).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum RolloutPhase {
+    /// The Auto Scaling group is raised by the surge; waiting for the new nodes.
+    ScaleUp,
+    /// Old nodes are cordoned, drained (a few at a time) and terminated.
+    Upgrade,
+    /// Every old node is gone; the group returns to its size.
+    ScaleDown,
+    /// The update failed: the new nodes go, the old ones are schedulable again.
+    RollBack,
+}
+
+/// An old node being drained by a version update.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Draining {
+    pub node: String,
+    /// When its drain began (epoch seconds).
+    pub started: f64,
+    /// When it was first seen without pods to evict.
+    #[serde(default)]
+    pub emptied: Option<f64>,
+}
+
+/// A version update in progress, stored with the group so that a restart resumes it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    pub update_id: String,
+    pub force: bool,
+    pub phase: RolloutPhase,
+    /// When the current phase began (epoch seconds).
+    pub phase_started: f64,
+    pub from: NodeImage,
+    pub to: NodeImage,
+    /// Instances launched before the update that still have to be replaced.
+    pub old_instances: std::collections::BTreeSet<String>,
+    /// The group's sizes before the update (restored by the scale-down).
+    pub original: ScalingConfig,
+    /// How many instances the scale-up adds.
+    pub surge: u32,
+    /// Whether the Auto Scaling group has been raised by the surge.
+    #[serde(default)]
+    pub raised: bool,
+    /// Old instances being drained (by instance id).
+    #[serde(default)]
+    pub draining: BTreeMap<String, Draining>,
+    /// The error the update fails with, once it is rolling back.
+    #[serde(default)]
+    pub failure: Option<Value>,
 }
 
 /// A stored node group.
@@ -111,4 +176,7 @@ pub struct NodegroupDoc {
     pub client_request_token: Option<String>,
     #[serde(default)]
     pub update_tokens: BTreeMap<String, String>,
+    /// The version update in progress, if any.
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
 }

@@ -1,8 +1,11 @@
 //! The node task of one cluster: keeps one Node object per running instance of each of the
 //! cluster's managed node groups — created (with the status its kubelet would report) when
 //! the instance runs, kept carrying the group's current labels and taints, and deleted when
-//! the instance stops running or its group goes. Woken by the fleet's instance events and
-//! on the clock; errors are logged and retried on the next pass.
+//! the instance stops running or its group goes (its pods deleted with it, so their
+//! controllers replace them at once). During a version update, nodes of instances older
+//! than the update keep the old image and kubelet version. The node of a spot instance
+//! under its interruption notice is cordoned and drained. Woken by the fleet's instance
+//! events and on the clock; errors are logged and retried on the next pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
@@ -26,6 +29,30 @@ const RESYNC: Duration = Duration::from_secs(1);
 pub struct NodeSync {
     api: Arc<ClusterApi>,
     control: Arc<ControlPlane>,
+    /// What the last complete pass saw (a hash of the nodes it wanted) and how many passes
+    /// have been skipped since: listing a thousand nodes every second to find nothing to do
+    /// would cost more than everything else an idle cluster does.
+    last: parking_lot::Mutex<(Option<u64>, u32)>,
+}
+
+/// After how many skipped passes (one a second) the nodes are listed anyway, to repair
+/// what others changed (a node deleted with kubectl).
+const FULL_RESYNC_EVERY: u32 = 30;
+
+/// A fingerprint of the wanted nodes: everything a pass would write from.
+fn fingerprint(wanted: &BTreeMap<String, Wanted>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (name, w) in wanted {
+        name.hash(&mut h);
+        w.instance.id.hash(&mut h);
+        w.instance.interruption_at.map(f64::to_bits).hash(&mut h);
+        w.image_id.hash(&mut h);
+        w.patch.hash(&mut h);
+        w.labels.hash(&mut h);
+        w.taints.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// What a node of a group must look like.
@@ -114,6 +141,7 @@ impl NodeSync {
         let me = Arc::new(Self {
             api: api.clone(),
             control,
+            last: parking_lot::Mutex::new((None, 0)),
         });
         api.spawn(async move { me.run().await });
     }
@@ -164,6 +192,21 @@ impl NodeSync {
         }
     }
 
+    /// A spot instance under its two-minute interruption notice: its node is cordoned and
+    /// drained through the Eviction API, pass after pass until the instance goes (EKS
+    /// drains on a best-effort basis; pods a budget keeps are deleted with the node).
+    async fn drain_interrupted(&self, node: &Value, name: &str) -> Result<(), EksError> {
+        if node["spec"]["unschedulable"] != true {
+            super::drain::cordon(&self.api, name, true)
+                .await
+                .map_err(|e| EksError::Server(e.to_string()))?;
+        }
+        super::drain::drain_pass(&self.api, name, super::drain::Mode::Honour)
+            .await
+            .map_err(|e| EksError::Server(e.to_string()))?;
+        Ok(())
+    }
+
     /// One pass; answers whether the cluster has (or should have) any group nodes.
     async fn pass(&self, had_nodes: bool) -> Result<bool, EksError> {
         let Some(autoscaling) = self.control.autoscaling() else {
@@ -181,14 +224,20 @@ impl NodeSync {
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         for g in &groups {
             let n = &g.nodegroup;
-            let patch = crate::versions::find(&n.version).map_or_else(
-                || format!("{}.0", n.version),
-                |v| v.patch_version.to_string(),
-            );
             for i in autoscaling.instances(&g.asg_name) {
                 if i.state != InstanceState::Running {
                     continue;
                 }
+                // During a version update, instances launched before it run the old
+                // image and the others the new one.
+                let (version, image_id) = match &g.rollout {
+                    Some(r) if r.old_instances.contains(&i.id) => {
+                        (&r.from.version, &r.from.image_id)
+                    }
+                    Some(r) => (&r.to.version, &r.to.image_id),
+                    None => (&n.version, &g.image_id),
+                };
+                let patch = super::version::patch_version(version);
                 let zone_id = autoscaling.fleet().zone_id(&i).unwrap_or_default();
                 wanted.insert(
                     i.private_dns_name(),
@@ -196,11 +245,11 @@ impl NodeSync {
                         instance: i,
                         zone_id,
                         nodegroup: n.nodegroup_name.clone(),
-                        image_id: g.image_id.clone(),
+                        image_id: image_id.clone(),
                         labels: n.labels.clone(),
                         taints: n.taints.clone(),
                         disk_gib: n.disk_size,
-                        patch: patch.clone(),
+                        patch,
                         al2023: n.ami_type.starts_with("AL2023"),
                     },
                 );
@@ -209,6 +258,21 @@ impl NodeSync {
         self.control
             .refresh_nodegroup_health(self.cluster())
             .await?;
+        // Nothing to write since the last complete pass (and no spot node to drain): skip
+        // the listing, but not for ever.
+        let print = fingerprint(&wanted);
+        let draining = wanted
+            .values()
+            .any(|w| w.instance.interruption_at.is_some());
+        {
+            let mut last = self.last.lock();
+            if !draining && last.0 == Some(print) && last.1 < FULL_RESYNC_EVERY {
+                last.1 += 1;
+                return Ok(!wanted.is_empty());
+            }
+            // Forgotten until this pass completes, so that a failed pass is repeated.
+            *last = (None, 0);
+        }
         let have = self.control.nodegroup_nodes(self.cluster()).await?;
         let nodes = self
             .api
@@ -231,6 +295,11 @@ impl NodeSync {
                         Ok(_) | Err(ApiError::NotFound { .. }) => {}
                         Err(e) => return Err(EksError::Server(e.to_string())),
                     }
+                    // The instance is gone, and its pods with it: deleted now so that
+                    // their controllers replace them at once.
+                    super::drain::delete_pods_on(&self.api, &name)
+                        .await
+                        .map_err(|e| EksError::Server(e.to_string()))?;
                 }
                 Some(w) => {
                     present.insert(name.clone());
@@ -247,6 +316,9 @@ impl NodeSync {
                             )
                             .await
                             .map_err(|e| EksError::Server(e.to_string()))?;
+                    }
+                    if w.instance.interruption_at.is_some() {
+                        self.drain_interrupted(node, &name).await?;
                     }
                 }
             }
@@ -282,6 +354,7 @@ impl NodeSync {
                 .await
                 .map_err(|e| EksError::Server(e.to_string()))?;
         }
+        *self.last.lock() = (Some(print), 0);
         Ok(!wanted.is_empty() || !have.is_empty())
     }
 }
