@@ -1,6 +1,6 @@
 //! keks-controllers: what runs inside every keks cluster besides the API — the shared
 //! informers and work queues, the scheduler, the simulated kubelet, and the workload
-//! controllers (ReplicaSet, Deployment) — all in-process over the cluster's `ClusterApi`.
+//! controllers (ReplicaSet, Deployment, DaemonSet, Job, CronJob, StatefulSet) — all in-process over the cluster's `ClusterApi`.
 
 pub mod daemonset;
 pub mod deployment;
@@ -8,12 +8,14 @@ pub mod disruption;
 pub mod events;
 pub mod expectations;
 pub mod informer;
+pub mod job;
 pub mod kubelet;
 pub mod podutil;
 pub mod quantity;
 pub mod queue;
 pub mod replicaset;
 pub mod scheduler;
+pub mod ttl_after_finished;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,7 @@ pub struct Informers {
     pub deployments: Arc<Informer>,
     pub budgets: Arc<Informer>,
     pub daemonsets: Arc<Informer>,
+    pub jobs: Arc<Informer>,
 }
 
 impl Informers {
@@ -98,6 +101,15 @@ impl Informers {
                 vec![("namespace", by_namespace), ("uid", by_uid)],
             ),
             daemonsets: make("apps", "daemonsets", vec![]),
+            jobs: make(
+                "batch",
+                "jobs",
+                vec![
+                    ("owner", by_controller_uid),
+                    ("namespace", by_namespace),
+                    ("uid", by_uid),
+                ],
+            ),
             budgets: make(
                 "policy",
                 "poddisruptionbudgets",
@@ -114,6 +126,7 @@ impl Informers {
             &self.deployments,
             &self.budgets,
             &self.daemonsets,
+            &self.jobs,
         ] {
             i.start();
         }
@@ -143,6 +156,8 @@ impl ClusterAddon for Controllers {
         deployment::DeploymentController::start(&api, &informers, &self.config);
         disruption::DisruptionController::start(&api, &informers);
         daemonset::DaemonSetController::start(&api, &informers, &self.config);
+        job::JobController::start(&api, &informers, &self.config);
+        ttl_after_finished::TtlAfterFinishedController::start(&api, &informers);
         informers.start();
     }
 }

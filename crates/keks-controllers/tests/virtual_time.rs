@@ -124,3 +124,166 @@ async fn startup_delay_and_leases_run_on_the_clock() {
     );
     api.stop();
 }
+
+async fn create(api: &ClusterApi, group: &str, plural: &str, ns: &str, obj: Value) -> Value {
+    let d = api.registry.get(group, "v1", plural).unwrap();
+    api.create(&d, ns, obj, &WriteOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn list(api: &ClusterApi, group: &str, plural: &str) -> Vec<Value> {
+    let d = api.registry.get(group, "v1", plural).unwrap();
+    api.list(&d, None, &Default::default()).await.unwrap()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn job(name: &str, spec: Value, annotations: Value) -> Value {
+    let mut j = json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"template": {"metadata": {"annotations": annotations}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}},
+    });
+    for (k, v) in spec.as_object().unwrap() {
+        j["spec"][k] = v.clone();
+    }
+    j
+}
+
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_ && c["status"] == "True")
+}
+
+#[tokio::test]
+async fn jobs_complete_fail_and_expire_on_the_clock() {
+    let clock = VirtualClock::new();
+    let (_clusters, api) = cluster(&clock, Config::default()).await;
+    create(&api, "", "nodes", "", json!({"metadata": {"name": "n1"}})).await;
+    // 3 completions, 2 at a time, each pod running 10 virtual seconds.
+    create(
+        &api,
+        "batch",
+        "jobs",
+        "default",
+        job(
+            "work",
+            json!({"completions": 3, "parallelism": 2, "ttlSecondsAfterFinished": 60}),
+            json!({"keks.dev/run-seconds": "10"}),
+        ),
+    )
+    .await;
+    // Every pod fails; backoffLimit 2 tolerates two failures, the third fails the Job.
+    create(
+        &api,
+        "batch",
+        "jobs",
+        "default",
+        job(
+            "broken",
+            json!({"backoffLimit": 2}),
+            json!({"keks.dev/exit-code": "1"}),
+        ),
+    )
+    .await;
+    create(
+        &api,
+        "batch",
+        "jobs",
+        "default",
+        job(
+            "indexed",
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"}),
+            json!({}),
+        ),
+    )
+    .await;
+    create(
+        &api,
+        "batch",
+        "jobs",
+        "default",
+        job(
+            "slow",
+            json!({"activeDeadlineSeconds": 30}),
+            json!({"keks.dev/run-seconds": "3600"}),
+        ),
+    )
+    .await;
+
+    clock.advance(Duration::from_secs(2)).await;
+    let work = get(&api, "batch", "jobs", "default", "work").await;
+    assert_eq!(work["status"]["active"], 2, "{work:#}");
+    assert!(work["status"]["startTime"].is_string());
+    let indexed = get(&api, "batch", "jobs", "default", "indexed").await;
+    assert_eq!(indexed["status"]["completedIndexes"], "0-2", "{indexed:#}");
+    assert!(condition(&indexed, "Complete").is_some(), "{indexed:#}");
+    assert_eq!(indexed["status"]["succeeded"], 3);
+    let hostnames: Vec<String> = list(&api, "", "pods")
+        .await
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "indexed")
+        .map(|p| p["spec"]["hostname"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hostnames.len(), 3);
+    for i in 0..3 {
+        assert!(hostnames.contains(&format!("indexed-{i}")), "{hostnames:?}");
+    }
+
+    // Two rounds of 10 s for three completions.
+    clock.advance(Duration::from_secs(20)).await;
+    let work = get(&api, "batch", "jobs", "default", "work").await;
+    let complete = condition(&work, "Complete").unwrap_or_else(|| panic!("{work:#}"));
+    assert_eq!(complete["reason"], "CompletionsReached");
+    assert!(condition(&work, "SuccessCriteriaMet").is_some());
+    assert_eq!(work["status"]["succeeded"], 3);
+    assert!(work["status"].get("failed").is_none());
+    assert_eq!(work["status"]["uncountedTerminatedPods"], json!({}));
+    let work_pods: Vec<Value> = list(&api, "", "pods")
+        .await
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "work")
+        .collect();
+    assert_eq!(work_pods.len(), 3);
+    assert!(work_pods.iter().all(|p| p["status"]["phase"] == "Succeeded"
+        && p["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty())));
+
+    // The deadline passes 30 s after the start; the running pod is deleted.
+    clock.advance(Duration::from_secs(10)).await;
+    let slow = get(&api, "batch", "jobs", "default", "slow").await;
+    let failed = condition(&slow, "Failed").unwrap_or_else(|| panic!("{slow:#}"));
+    assert_eq!(failed["reason"], "DeadlineExceeded");
+    assert_eq!(slow["status"]["failed"], 1);
+
+    // Failures back off 10 s, then 20 s: the third failure (past the limit of 2) ends it.
+    clock.advance(Duration::from_secs(60)).await;
+    let broken = get(&api, "batch", "jobs", "default", "broken").await;
+    let failed = condition(&broken, "Failed").unwrap_or_else(|| panic!("{broken:#}"));
+    assert_eq!(failed["reason"], "BackoffLimitExceeded");
+    assert_eq!(
+        failed["message"],
+        "Job has reached the specified backoff limit"
+    );
+    assert!(condition(&broken, "FailureTarget").is_some());
+    assert_eq!(broken["status"]["failed"], 3);
+
+    // ttlSecondsAfterFinished: the finished Job and its pods go 60 s after completion.
+    clock.advance(Duration::from_secs(60)).await;
+    let d = api.registry.get("batch", "v1", "jobs").unwrap();
+    assert!(
+        api.get(&d, "default", "work").await.is_err(),
+        "deleted after its TTL"
+    );
+    clock.advance(Duration::from_secs(5)).await;
+    assert!(list(&api, "", "pods")
+        .await
+        .iter()
+        .all(|p| p["metadata"]["labels"]["job-name"] != "work"));
+    api.stop();
+}
