@@ -2,6 +2,7 @@
 //! informers and work queues, the scheduler, the simulated kubelet, and the workload
 //! controllers (ReplicaSet, Deployment, DaemonSet, Job, CronJob, StatefulSet) — all in-process over the cluster's `ClusterApi`.
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
@@ -67,6 +68,7 @@ pub struct Informers {
     pub budgets: Arc<Informer>,
     pub daemonsets: Arc<Informer>,
     pub jobs: Arc<Informer>,
+    pub cronjobs: Arc<Informer>,
 }
 
 impl Informers {
@@ -101,6 +103,7 @@ impl Informers {
                 vec![("namespace", by_namespace), ("uid", by_uid)],
             ),
             daemonsets: make("apps", "daemonsets", vec![]),
+            cronjobs: make("batch", "cronjobs", vec![]),
             jobs: make(
                 "batch",
                 "jobs",
@@ -127,6 +130,7 @@ impl Informers {
             &self.budgets,
             &self.daemonsets,
             &self.jobs,
+            &self.cronjobs,
         ] {
             i.start();
         }
@@ -158,6 +162,7 @@ impl ClusterAddon for Controllers {
         daemonset::DaemonSetController::start(&api, &informers, &self.config);
         job::JobController::start(&api, &informers, &self.config);
         ttl_after_finished::TtlAfterFinishedController::start(&api, &informers);
+        cronjob::CronJobController::start(&api, &informers);
         informers.start();
     }
 }

@@ -287,3 +287,151 @@ async fn jobs_complete_fail_and_expire_on_the_clock() {
         .all(|p| p["metadata"]["labels"]["job-name"] != "work"));
     api.stop();
 }
+
+fn cronjob(name: &str, schedule: &str, spec: Value, run_seconds: &str) -> Value {
+    let mut cj = json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": {"schedule": schedule, "jobTemplate": {"spec": {"template": {
+            "metadata": {"annotations": {"keks.dev/run-seconds": run_seconds}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}},
+    });
+    for (k, v) in spec.as_object().unwrap() {
+        cj["spec"][k] = v.clone();
+    }
+    cj
+}
+
+fn owned_by<'a>(jobs: &'a [Value], cj: &str) -> Vec<&'a Value> {
+    jobs.iter()
+        .filter(|j| j["metadata"]["ownerReferences"][0]["name"] == cj)
+        .collect()
+}
+
+#[tokio::test]
+async fn cronjobs_run_an_hour_of_schedules_in_a_moment() {
+    let clock = VirtualClock::new();
+    let (_clusters, api) = cluster(&clock, Config::default()).await;
+    create(&api, "", "nodes", "", json!({"metadata": {"name": "n1"}})).await;
+    // Every minute, 5 s runs, 2 successful Jobs kept.
+    create(
+        &api,
+        "batch",
+        "cronjobs",
+        "default",
+        cronjob(
+            "tick",
+            "* * * * *",
+            json!({"successfulJobsHistoryLimit": 2}),
+            "5",
+        ),
+    )
+    .await;
+    // Every minute, but each run takes 150 s and may not overlap.
+    create(
+        &api,
+        "batch",
+        "cronjobs",
+        "default",
+        cronjob(
+            "serial",
+            "*/1 * * * *",
+            json!({"concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 100}),
+            "150",
+        ),
+    )
+    .await;
+    // Each run replaces the one before.
+    create(&api, "batch", "cronjobs", "default",
+        cronjob("fresh", "*/2 * * * *", json!({"concurrencyPolicy": "Replace", "successfulJobsHistoryLimit": 100, "failedJobsHistoryLimit": 100}), "1000")).await;
+    // 09:00 in New York is 14:00 UTC: nothing in the first hour.
+    create(
+        &api,
+        "batch",
+        "cronjobs",
+        "default",
+        cronjob(
+            "morning",
+            "0 9 * * *",
+            json!({"timeZone": "America/New_York"}),
+            "1",
+        ),
+    )
+    .await;
+    create(
+        &api,
+        "batch",
+        "cronjobs",
+        "default",
+        cronjob("paused", "* * * * *", json!({"suspend": true}), "1"),
+    )
+    .await;
+
+    let mut max_serial_active = 0;
+    for _ in 0..60 {
+        clock.advance(Duration::from_secs(60)).await;
+        let jobs = list(&api, "batch", "jobs").await;
+        let active = owned_by(&jobs, "serial")
+            .iter()
+            .filter(|j| condition(j, "Complete").is_none())
+            .count();
+        max_serial_active = max_serial_active.max(active);
+    }
+    // Runs start 100 ms after their minute, as kube's controller looks then.
+    clock.advance(Duration::from_secs(1)).await;
+    let jobs = list(&api, "batch", "jobs").await;
+    let tick = get(&api, "batch", "cronjobs", "default", "tick").await;
+    assert_eq!(
+        tick["status"]["lastScheduleTime"], "2024-01-01T01:00:00Z",
+        "{tick:#}"
+    );
+    assert_eq!(tick["status"]["lastSuccessfulTime"], "2024-01-01T00:59:05Z");
+    let kept = owned_by(&jobs, "tick");
+    let mut names: Vec<&str> = kept
+        .iter()
+        .map(|j| j["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    // 28401120 is 2024-01-01T00:00 in minutes: the two newest finished runs and the one
+    // started at 01:00 (still running) are all that is left.
+    assert_eq!(
+        names,
+        vec!["tick-28401178", "tick-28401179", "tick-28401180"],
+        "{kept:#?}"
+    );
+    assert_eq!(tick["status"]["active"][0]["name"], "tick-28401180");
+
+    // Forbid: never two at once; the run missed meanwhile starts as soon as the previous
+    // ends (kube starts it late), so one every ~151 s.
+    assert_eq!(max_serial_active, 1);
+    let serial = owned_by(&jobs, "serial");
+    assert!((23..=25).contains(&serial.len()), "{}", serial.len());
+
+    // Replace: one Job alive at a time, every earlier one deleted.
+    let fresh = owned_by(&jobs, "fresh");
+    assert_eq!(fresh.len(), 1, "{fresh:#?}");
+    assert_eq!(fresh[0]["metadata"]["name"], "fresh-28401180");
+
+    assert!(owned_by(&jobs, "morning").is_empty());
+    assert!(owned_by(&jobs, "paused").is_empty());
+    // 13 more virtual hours reach 09:00 New York time (the busy ones are deleted first).
+    let d = api.registry.get("batch", "v1", "cronjobs").unwrap();
+    for name in ["tick", "serial", "fresh"] {
+        api.delete(&d, "default", name, &Default::default())
+            .await
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(13 * 3600)).await;
+    let jobs = list(&api, "batch", "jobs").await;
+    let morning = owned_by(&jobs, "morning");
+    assert_eq!(morning.len(), 1);
+    assert_eq!(
+        morning[0]["metadata"]["name"],
+        format!("morning-{}", 28401120 + 14 * 60)
+    );
+    assert_eq!(
+        morning[0]["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+        "2024-01-01T09:00:00-05:00"
+    );
+    api.stop();
+}
