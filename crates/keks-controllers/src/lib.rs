@@ -16,6 +16,7 @@ pub mod quantity;
 pub mod queue;
 pub mod replicaset;
 pub mod scheduler;
+pub mod statefulset;
 pub mod ttl_after_finished;
 
 use std::sync::Arc;
@@ -69,6 +70,8 @@ pub struct Informers {
     pub daemonsets: Arc<Informer>,
     pub jobs: Arc<Informer>,
     pub cronjobs: Arc<Informer>,
+    pub statefulsets: Arc<Informer>,
+    pub controllerrevisions: Arc<Informer>,
 }
 
 impl Informers {
@@ -104,6 +107,12 @@ impl Informers {
             ),
             daemonsets: make("apps", "daemonsets", vec![]),
             cronjobs: make("batch", "cronjobs", vec![]),
+            statefulsets: make("apps", "statefulsets", vec![]),
+            controllerrevisions: make(
+                "apps",
+                "controllerrevisions",
+                vec![("owner", by_controller_uid)],
+            ),
             jobs: make(
                 "batch",
                 "jobs",
@@ -131,6 +140,8 @@ impl Informers {
             &self.daemonsets,
             &self.jobs,
             &self.cronjobs,
+            &self.statefulsets,
+            &self.controllerrevisions,
         ] {
             i.start();
         }
@@ -163,6 +174,7 @@ impl ClusterAddon for Controllers {
         job::JobController::start(&api, &informers, &self.config);
         ttl_after_finished::TtlAfterFinishedController::start(&api, &informers);
         cronjob::CronJobController::start(&api, &informers);
+        statefulset::StatefulSetController::start(&api, &informers, &self.config);
         informers.start();
     }
 }

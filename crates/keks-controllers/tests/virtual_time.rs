@@ -435,3 +435,102 @@ async fn cronjobs_run_an_hour_of_schedules_in_a_moment() {
     );
     api.stop();
 }
+
+async fn pod_names(api: &ClusterApi, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = list(api, "", "pods")
+        .await
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn statefulsets_come_up_in_order_and_roll_from_the_top() {
+    let clock = VirtualClock::new();
+    let config = Config {
+        pod_startup_delay: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let (_clusters, api) = cluster(&clock, config).await;
+    create(&api, "", "nodes", "", json!({"metadata": {"name": "n1"}})).await;
+    let set = json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "postgres:15"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]},
+    });
+    create(&api, "apps", "statefulsets", "default", set).await;
+    // OrderedReady: each pod waits for the one below to run (10 s startup each).
+    clock.advance(Duration::from_secs(1)).await;
+    assert_eq!(pod_names(&api, "db-").await, vec!["db-0"]);
+    clock.advance(Duration::from_secs(10)).await;
+    assert_eq!(pod_names(&api, "db-").await, vec!["db-0", "db-1"]);
+    clock.advance(Duration::from_secs(25)).await;
+    assert_eq!(pod_names(&api, "db-").await, vec!["db-0", "db-1", "db-2"]);
+    let pvcs: Vec<String> = list(&api, "", "persistentvolumeclaims")
+        .await
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pvcs.len(), 3);
+    for i in 0..3 {
+        assert!(pvcs.contains(&format!("data-db-{i}")), "{pvcs:?}");
+    }
+    let s = get(&api, "apps", "statefulsets", "default", "db").await;
+    assert_eq!(s["status"]["readyReplicas"], 3, "{s:#}");
+    let first = s["status"]["updateRevision"].as_str().unwrap().to_string();
+    assert_eq!(s["status"]["currentRevision"], first.as_str());
+
+    // A new image rolls from db-2 down to db-0, one pod at a time.
+    let d = api.registry.get("apps", "v1", "statefulsets").unwrap();
+    api.guaranteed_update(&d, "default", "db", &Default::default(), 0, |cur| {
+        let mut next = cur.clone();
+        next["spec"]["template"]["spec"]["containers"][0]["image"] = json!("postgres:16");
+        Ok(next)
+    })
+    .await
+    .unwrap();
+    clock.advance(Duration::from_secs(5)).await;
+    let pods = list(&api, "", "pods").await;
+    let image = |name: &str| {
+        pods.iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .map(|p| {
+                p["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+    };
+    assert_eq!(image("db-2").as_deref(), Some("postgres:16"));
+    assert_eq!(image("db-0").as_deref(), Some("postgres:15"));
+    clock.advance(Duration::from_secs(60)).await;
+    let s = get(&api, "apps", "statefulsets", "default", "db").await;
+    assert_eq!(s["status"]["updatedReplicas"], 3, "{s:#}");
+    assert_ne!(s["status"]["updateRevision"], first.as_str());
+    assert_eq!(
+        s["status"]["currentRevision"],
+        s["status"]["updateRevision"]
+    );
+    assert_eq!(list(&api, "apps", "controllerrevisions").await.len(), 2);
+
+    // Scale down to 1: db-2 goes first, then db-1; the claims stay.
+    api.guaranteed_update(&d, "default", "db", &Default::default(), 0, |cur| {
+        let mut next = cur.clone();
+        next["spec"]["replicas"] = json!(1);
+        Ok(next)
+    })
+    .await
+    .unwrap();
+    clock.advance(Duration::from_secs(5)).await;
+    assert_eq!(pod_names(&api, "db-").await, vec!["db-0"]);
+    assert_eq!(list(&api, "", "persistentvolumeclaims").await.len(), 3);
+    let s = get(&api, "apps", "statefulsets", "default", "db").await;
+    assert_eq!(s["status"]["replicas"], 1);
+    api.stop();
+}

