@@ -241,3 +241,159 @@ fn jobs_complete_fail_and_index_with_kubectl() {
         items(c.get_json(&["pods", "-l", "job-name=hello"])).is_empty()
     });
 }
+
+const STATEFULSET: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: db
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports:
+  - {name: pg, port: 5432}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  replicas: 3
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: pg
+        image: postgres:15
+        volumeMounts:
+        - {name: data, mountPath: /var/lib/postgresql/data}
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources:
+        requests: {storage: 1Gi}
+"#;
+
+fn live_pods(c: &DevCluster) -> Vec<serde_json::Value> {
+    items(c.get_json(&["pods", "-l", "app=db"]))
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .collect()
+}
+
+#[test]
+fn statefulsets_come_up_in_order_roll_and_scale_down_with_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = with_node(&keks, "stateful");
+    c.ok_stdin(&["create", "-f", "-"], STATEFULSET);
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]);
+
+    let pods = live_pods(&c);
+    let mut names: Vec<&str> = pods
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["db-0", "db-1", "db-2"]);
+    // Created in order: each one after the one below was running.
+    let created = |name: &str| {
+        pods.iter().find(|p| p["metadata"]["name"] == name).unwrap()["metadata"]
+            ["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(created("db-0") <= created("db-1") && created("db-1") <= created("db-2"));
+    let db1 = pods
+        .iter()
+        .find(|p| p["metadata"]["name"] == "db-1")
+        .unwrap();
+    assert_eq!(db1["spec"]["hostname"], "db-1");
+    assert_eq!(db1["spec"]["subdomain"], "db");
+    assert_eq!(
+        db1["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
+        "db-1"
+    );
+    assert_eq!(
+        db1["metadata"]["labels"]["apps.kubernetes.io/pod-index"],
+        "1"
+    );
+    assert_eq!(
+        db1["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "data-db-1"
+    );
+    let pvcs = c.ok(&["get", "pvc", "-o", "name"]);
+    for i in 0..3 {
+        assert!(
+            pvcs.contains(&format!("persistentvolumeclaim/data-db-{i}")),
+            "{pvcs}"
+        );
+    }
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=db",
+    ]);
+    assert!(
+        events.contains("create Pod db-0 in StatefulSet db successful"),
+        "{events}"
+    );
+    assert!(events.contains("create Claim data-db-0 Pod db-0 in StatefulSet db success"));
+
+    // A new image rolls through every pod; the history has both revisions; undo goes back.
+    c.ok(&["set", "image", "statefulset/db", "pg=postgres:16"]);
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]);
+    let set = c.get_json(&["statefulset", "db"]);
+    assert_eq!(set["status"]["updatedReplicas"], 3, "{set:#}");
+    assert_eq!(
+        set["status"]["currentRevision"],
+        set["status"]["updateRevision"]
+    );
+    for p in live_pods(&c) {
+        assert_eq!(p["spec"]["containers"][0]["image"], "postgres:16");
+        assert_eq!(
+            p["metadata"]["labels"]["controller-revision-hash"],
+            set["status"]["updateRevision"]
+        );
+    }
+    let history = c.ok(&["rollout", "history", "statefulset/db"]);
+    assert!(history.contains('1') && history.contains('2'), "{history}");
+    c.ok(&["rollout", "undo", "statefulset/db"]);
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]);
+    wait_for(
+        "every pod back on postgres:15",
+        Duration::from_secs(60),
+        || {
+            let pods = live_pods(&c);
+            pods.len() == 3
+                && pods
+                    .iter()
+                    .all(|p| p["spec"]["containers"][0]["image"] == "postgres:15")
+        },
+    );
+
+    // Scale down: the highest ordinal goes; its claim stays.
+    c.ok(&["scale", "statefulset/db", "--replicas=2"]);
+    wait_for("db-2 gone", Duration::from_secs(30), || {
+        let names: Vec<String> = items(c.get_json(&["pods", "-l", "app=db"]))
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.len() == 2 && !names.iter().any(|n| n == "db-2")
+    });
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=30s"]);
+    assert!(c
+        .ok(&["get", "pvc", "data-db-2", "-o", "name"])
+        .contains("data-db-2"));
+    let set = c.get_json(&["statefulset", "db"]);
+    assert_eq!(set["status"]["replicas"], 2);
+    assert_eq!(set["status"]["readyReplicas"], 2);
+}
