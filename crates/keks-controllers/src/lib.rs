@@ -6,6 +6,8 @@ pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod expectations;
 pub mod informer;
@@ -72,6 +74,9 @@ pub struct Informers {
     pub cronjobs: Arc<Informer>,
     pub statefulsets: Arc<Informer>,
     pub controllerrevisions: Arc<Informer>,
+    pub services: Arc<Informer>,
+    pub endpoints: Arc<Informer>,
+    pub endpointslices: Arc<Informer>,
 }
 
 impl Informers {
@@ -108,6 +113,13 @@ impl Informers {
             daemonsets: make("apps", "daemonsets", vec![]),
             cronjobs: make("batch", "cronjobs", vec![]),
             statefulsets: make("apps", "statefulsets", vec![]),
+            services: make("", "services", vec![("namespace", by_namespace)]),
+            endpoints: make("", "endpoints", vec![]),
+            endpointslices: make(
+                "discovery.k8s.io",
+                "endpointslices",
+                vec![("service", endpointslice::by_managed_service)],
+            ),
             controllerrevisions: make(
                 "apps",
                 "controllerrevisions",
@@ -142,6 +154,9 @@ impl Informers {
             &self.cronjobs,
             &self.statefulsets,
             &self.controllerrevisions,
+            &self.services,
+            &self.endpoints,
+            &self.endpointslices,
         ] {
             i.start();
         }
@@ -175,6 +190,8 @@ impl ClusterAddon for Controllers {
         ttl_after_finished::TtlAfterFinishedController::start(&api, &informers);
         cronjob::CronJobController::start(&api, &informers);
         statefulset::StatefulSetController::start(&api, &informers, &self.config);
+        endpoints::EndpointsController::start(&api, &informers);
+        endpointslice::EndpointSliceController::start(&api, &informers);
         informers.start();
     }
 }

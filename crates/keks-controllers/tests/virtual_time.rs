@@ -534,3 +534,70 @@ async fn statefulsets_come_up_in_order_and_roll_from_the_top() {
     assert_eq!(s["status"]["replicas"], 1);
     api.stop();
 }
+
+#[tokio::test]
+async fn services_get_endpoints_and_slices_of_their_pods() {
+    let clock = VirtualClock::new();
+    let (_clusters, api) = cluster(&clock, Config::default()).await;
+    create(&api, "", "nodes", "",
+        json!({"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "us-east-1a"}}})).await;
+    for name in ["web-a", "web-b", "other"] {
+        let app = if name == "other" { "other" } else { "web" };
+        create(&api, "", "pods", "default", json!({
+            "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"name": "http", "containerPort": 8080}]}]},
+        })).await;
+    }
+    create(&api, "", "services", "default", json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+    })).await;
+    clock.advance(Duration::from_secs(1)).await;
+    let ep = get(&api, "", "endpoints", "default", "web").await;
+    let addresses = ep["subsets"][0]["addresses"].as_array().unwrap();
+    assert_eq!(addresses.len(), 2, "{ep:#}");
+    assert_eq!(
+        ep["subsets"][0]["ports"],
+        json!([{"name": "http", "port": 8080, "protocol": "TCP"}])
+    );
+    let slices = list(&api, "discovery.k8s.io", "endpointslices").await;
+    let slices: Vec<&Value> = slices
+        .iter()
+        .filter(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "web")
+        .collect();
+    assert_eq!(slices.len(), 1);
+    let slice = slices[0];
+    assert_eq!(
+        slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
+    assert_eq!(slice["metadata"]["ownerReferences"][0]["kind"], "Service");
+    assert_eq!(slice["addressType"], "IPv4");
+    assert_eq!(slice["endpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(slice["endpoints"][0]["conditions"]["ready"], true);
+    assert_eq!(slice["endpoints"][0]["zone"], "us-east-1a");
+
+    // A deleted pod leaves both.
+    let pods = api.registry.get("", "v1", "pods").unwrap();
+    api.delete(&pods, "default", "web-a", &Default::default())
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(1)).await;
+    let ep = get(&api, "", "endpoints", "default", "web").await;
+    assert_eq!(
+        ep["subsets"][0]["addresses"].as_array().unwrap().len(),
+        1,
+        "{ep:#}"
+    );
+    assert_eq!(
+        ep["subsets"][0]["addresses"][0]["targetRef"]["name"],
+        "web-b"
+    );
+    let slices = list(&api, "discovery.k8s.io", "endpointslices").await;
+    let slice = slices
+        .iter()
+        .find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "web")
+        .unwrap();
+    assert_eq!(slice["endpoints"].as_array().unwrap().len(), 1);
+    api.stop();
+}

@@ -2,7 +2,9 @@
 //! job` completing (`kubectl wait --for=condition=complete`), a Job failing past its
 //! backoffLimit (BackoffLimitExceeded), an Indexed Job, `kubectl create cronjob` and
 //! `kubectl create job --from=cronjob/x`, and a StatefulSet coming up in order with its
-//! PVCs, `kubectl rollout status`, and scaling down from the highest ordinal.
+//! PVCs, `kubectl rollout status`, `set image`/`rollout history`/`rollout undo`, its
+//! headless Service's Endpoints and EndpointSlice, and scaling down from the highest
+//! ordinal.
 //!
 //! Pods of simulated nodes "run" as docs/controllers.md says: a Job's pod exits after
 //! `keks.dev/run-seconds` (1 s by default) with `keks.dev/exit-code` (0 by default). The
@@ -396,4 +398,10 @@ fn statefulsets_come_up_in_order_roll_and_scale_down_with_kubectl() {
     let set = c.get_json(&["statefulset", "db"]);
     assert_eq!(set["status"]["replicas"], 2);
     assert_eq!(set["status"]["readyReplicas"], 2);
+    wait_for("db-2 out of the endpoints", Duration::from_secs(20), || {
+        let ep = c.get_json(&["endpoints", "db"]);
+        ep["subsets"][0]["addresses"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    });
 }
