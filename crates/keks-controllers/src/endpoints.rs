@@ -118,11 +118,14 @@ pub fn hostname<'a>(service: &Value, pod: &'a Value) -> Option<&'a str> {
     (pod["spec"]["subdomain"].as_str() == Some(podutil::name(service))).then_some(h)
 }
 
+/// One subset being built: its ports, ready and not-ready addresses.
+type Subset = (Vec<Value>, Vec<Value>, Vec<Value>);
+
 /// The subsets of a Service's Endpoints from its pods.
 pub fn subsets(service: &Value, pods: &[Arc<Value>]) -> Vec<Value> {
     let publish_not_ready = service["spec"]["publishNotReadyAddresses"] == true;
     // port set (as JSON text) → (ports, ready, not ready)
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Subset> = BTreeMap::new();
     for pod in pods {
         let Some(ip) = pod_ip(pod) else { continue };
         if matches!(podutil::phase(pod), "Succeeded" | "Failed") {

@@ -47,7 +47,8 @@ pub struct Config {
     pub lease_renew_interval: Duration,
     /// How often a node's status is reported when nothing changes (kubelet: 5 min).
     pub node_status_report_interval: Duration,
-    /// Workers of the ReplicaSet and Deployment controllers (kube-controller-manager: 5).
+    /// Workers of the ReplicaSet, Deployment, DaemonSet, Job and StatefulSet controllers
+    /// (kube-controller-manager: 5).
     pub workers: usize,
 }
 

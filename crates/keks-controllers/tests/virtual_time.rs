@@ -400,6 +400,17 @@ async fn cronjobs_run_an_hour_of_schedules_in_a_moment() {
         "{kept:#?}"
     );
     assert_eq!(tick["status"]["active"][0]["name"], "tick-28401180");
+    // The pods of deleted Jobs go too (the Job controller lets go of their finalizers).
+    let tick_pods = list(&api, "", "pods")
+        .await
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["job-name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("tick-"))
+        })
+        .count();
+    assert_eq!(tick_pods, 3);
 
     // Forbid: never two at once; the run missed meanwhile starts as soon as the previous
     // ends (kube starts it late), so one every ~151 s.
