@@ -612,3 +612,77 @@ async fn services_get_endpoints_and_slices_of_their_pods() {
     assert_eq!(slice["endpoints"].as_array().unwrap().len(), 1);
     api.stop();
 }
+
+#[tokio::test]
+async fn suspended_jobs_wait_and_on_failure_restarts_count() {
+    let clock = VirtualClock::new();
+    let (_clusters, api) = cluster(&clock, Config::default()).await;
+    create(&api, "", "nodes", "", json!({"metadata": {"name": "n1"}})).await;
+    create(
+        &api,
+        "batch",
+        "jobs",
+        "default",
+        job(
+            "later",
+            json!({"suspend": true, "parallelism": 2, "completions": 2}),
+            json!({}),
+        ),
+    )
+    .await;
+    let mut restarting = job(
+        "flaky",
+        json!({"backoffLimit": 3}),
+        json!({"keks.dev/exit-code": "2", "keks.dev/run-seconds": "5"}),
+    );
+    restarting["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
+    create(&api, "batch", "jobs", "default", restarting).await;
+
+    clock.advance(Duration::from_secs(2)).await;
+    let later = get(&api, "batch", "jobs", "default", "later").await;
+    let suspended = condition(&later, "Suspended").unwrap_or_else(|| panic!("{later:#}"));
+    assert_eq!(suspended["reason"], "JobSuspended");
+    assert!(
+        later["status"]["startTime"].is_null(),
+        "no start while suspended"
+    );
+    assert!(list(&api, "", "pods")
+        .await
+        .iter()
+        .all(|p| p["metadata"]["labels"]["job-name"] != "later"));
+
+    // Resumed: it runs and completes.
+    let d = api.registry.get("batch", "v1", "jobs").unwrap();
+    api.guaranteed_update(&d, "default", "later", &Default::default(), 0, |cur| {
+        let mut next = cur.clone();
+        next["spec"]["suspend"] = json!(false);
+        Ok(next)
+    })
+    .await
+    .unwrap();
+    clock.advance(Duration::from_secs(5)).await;
+    let later = get(&api, "batch", "jobs", "default", "later").await;
+    assert!(condition(&later, "Complete").is_some(), "{later:#}");
+    let resumed = later["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Suspended")
+        .unwrap();
+    assert_eq!(resumed["status"], "False");
+    assert_eq!(resumed["reason"], "JobResumed");
+
+    // OnFailure: one pod whose container restarts every 5 s; the third restart reaches
+    // backoffLimit 3 and fails the Job.
+    clock.advance(Duration::from_secs(30)).await;
+    let flaky = get(&api, "batch", "jobs", "default", "flaky").await;
+    let failed = condition(&flaky, "Failed").unwrap_or_else(|| panic!("{flaky:#}"));
+    assert_eq!(failed["reason"], "BackoffLimitExceeded");
+    let pods: Vec<Value> = list(&api, "", "pods")
+        .await
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "flaky")
+        .collect();
+    assert!(pods.len() <= 1, "one pod, restarted in place, then deleted");
+    api.stop();
+}
