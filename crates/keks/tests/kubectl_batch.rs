@@ -144,6 +144,8 @@ fn jobs_complete_fail_and_index_with_kubectl() {
             .is_none_or(|f| f.is_empty()),
         "the tracking finalizer is gone once counted"
     );
+    let log = c.ok(&["logs", "job/hello"]);
+    assert!(log.contains("simulated container"), "{log}");
     let table = c.ok(&["get", "job", "hello"]);
     assert!(
         table.contains("Complete") && table.contains("1/1"),
