@@ -4,7 +4,7 @@
 //! `kubectl create job --from=cronjob/x`, and a StatefulSet coming up in order with its
 //! PVCs, `kubectl rollout status`, `set image`/`rollout history`/`rollout undo`, its
 //! headless Service's Endpoints and EndpointSlice, and scaling down from the highest
-//! ordinal.
+//! ordinal; a Job counting each of its pods exactly once across kill -9.
 //!
 //! Pods of simulated nodes "run" as docs/controllers.md says: a Job's pod exits after
 //! `keks.dev/run-seconds` (1 s by default) with `keks.dev/exit-code` (0 by default). The
@@ -406,4 +406,53 @@ fn statefulsets_come_up_in_order_roll_and_scale_down_with_kubectl() {
             .as_array()
             .is_some_and(|a| a.len() == 2)
     });
+}
+
+const COUNTED_JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: counted
+spec:
+  completions: 8
+  parallelism: 3
+  template:
+    metadata:
+      annotations: {keks.dev/run-seconds: "1"}
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox}
+"#;
+
+#[test]
+fn a_job_counts_every_pod_once_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let keks = Keks::start(dir.path());
+    let c = with_node(&keks, "counted");
+    c.ok_stdin(&["create", "-f", "-"], COUNTED_JOB);
+    // Mid-run: some pods done, some counted, some only recorded as uncounted.
+    wait_for("a first success", Duration::from_secs(30), || {
+        c.get_json(&["job", "counted"])["status"]["succeeded"]
+            .as_i64()
+            .is_some_and(|n| n >= 1)
+    });
+    let port = |var: &str| keks.var(var).rsplit(':').next().unwrap().to_string();
+    let (aws, kube) = (port("KEKS_ENDPOINT_URL"), port("KEKS_KUBE_URL"));
+    let mut keks = keks;
+    keks.signal_and_wait("KILL");
+    drop(keks);
+    let _keks = Keks::start_with(dir.path(), &["--aws-port", &aws, "--kube-port", &kube]);
+    c.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/counted",
+        "--timeout=90s",
+    ]);
+    let job = c.get_json(&["job", "counted"]);
+    assert_eq!(job["status"]["succeeded"], 8, "{job:#}");
+    assert!(job["status"].get("failed").is_none(), "{job:#}");
+    let pods = items(c.get_json(&["pods", "-l", "job-name=counted"]));
+    assert_eq!(pods.len(), 8, "exactly one pod per completion");
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
 }

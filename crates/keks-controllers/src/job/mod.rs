@@ -187,8 +187,10 @@ impl JobController {
         self.note_backoff(&uid, moved_ok, moved_failed);
 
         // 3. Decide.
-        let succeeded = count(&job, "succeeded") + moved_ok;
-        let failed = count(&job, "failed") + moved_failed;
+        // Every recorded pod's outcome is final, counted yet or not (kube adds the
+        // uncounted ones too), so a slow finalizer removal never starts an extra pod.
+        let succeeded = count(&job, "succeeded") + recorded_ok.len() as i64;
+        let failed = count(&job, "failed") + recorded_failed.len() as i64;
         let completions = status::completions(&job).unwrap_or(0);
         let completed = if is_indexed(&job) {
             status::parse_indexes(
