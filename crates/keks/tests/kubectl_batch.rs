@@ -196,6 +196,17 @@ fn jobs_complete_fail_and_index_with_kubectl() {
     let job = c.get_json(&["job", "shards"]);
     assert_eq!(job["status"]["completedIndexes"], "0-2", "{job:#}");
     let pods = items(c.get_json(&["pods", "-l", "job-name=shards"]));
+    assert_eq!(
+        pods.len(),
+        3,
+        "{job:#}\n{pods:#?}\n{}",
+        c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=shards"
+        ])
+    );
     let mut indexes: Vec<String> = pods
         .iter()
         .map(|p| {

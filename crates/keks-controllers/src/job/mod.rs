@@ -56,6 +56,10 @@ pub struct JobController {
     recorder: Arc<Recorder>,
     /// By Job uid; lost on restart, as kube's in-memory backoff store is.
     backoff: Mutex<HashMap<String, Backoff>>,
+    /// Uids of pods whose finalizer we removed but whose update the pod cache has not shown
+    /// yet (kube's `expectedRmFinalizers`): such a pod is never taken as newly finished
+    /// again, which would count it twice.
+    finalizer_removed: Mutex<HashSet<String>>,
 }
 
 /// The pods of one Job, sorted by what they count as.
@@ -80,6 +84,7 @@ impl JobController {
             expectations: Expectations::new(api.clock.clone()),
             recorder: Recorder::new(api.clone(), "job-controller"),
             backoff: Mutex::default(),
+            finalizer_removed: Mutex::default(),
         });
         let c = me.clone();
         informers
@@ -112,6 +117,9 @@ impl JobController {
 
     fn on_pod(&self, change: &Change) {
         let pod = change.object();
+        if matches!(change, Change::Deleted(_)) || !has_finalizer(pod) {
+            self.finalizer_removed.lock().remove(podutil::uid(pod));
+        }
         let Some(owner) = Self::owner_key(pod) else {
             return;
         };
@@ -147,7 +155,15 @@ impl JobController {
             return Ok(None);
         }
         let suspended = status::is_suspended(&job);
-        let sets = classify(&job, &pods, suspended);
+        let sets = {
+            let removed = self.finalizer_removed.lock();
+            let pods: Vec<Arc<Value>> = pods
+                .iter()
+                .filter(|p| !removed.contains(podutil::uid(p)))
+                .cloned()
+                .collect();
+            classify(&job, &pods, suspended)
+        };
 
         // 1. Record newly finished pods (and their completion indexes) before anything else.
         let mut job = job;
@@ -483,9 +499,12 @@ impl JobController {
             subresource: Subresource::Status,
             ..Default::default()
         };
+        // Only against the Job as this sync saw it: a stale cache might not show pods that
+        // were already counted (kube updates with the resourceVersion too).
+        let seen = keks_apiserver::rest::resource_version(job)?;
         let written = self
             .api
-            .guaranteed_update(&d, ns, name, &opts, 0, |current| {
+            .guaranteed_update(&d, ns, name, &opts, seen, |current| {
                 let mut next = current.clone();
                 if podutil::uid(current) != uid {
                     return Ok(next);
@@ -634,7 +653,13 @@ impl JobController {
                     )
                     .await;
                 let result = match result {
-                    Ok(_) | Err(ApiError::NotFound { .. }) => Ok(()),
+                    Ok(p) => {
+                        if !has_finalizer(&p) {
+                            self.finalizer_removed.lock().insert(uid);
+                        }
+                        Ok(())
+                    }
+                    Err(ApiError::NotFound { .. }) => Ok(()),
                     Err(e) => Err(e.into()),
                 };
                 (pod, result)
