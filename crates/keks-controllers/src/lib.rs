@@ -1,19 +1,25 @@
 //! keks-controllers: what runs inside every keks cluster besides the API — the shared
 //! informers and work queues, the scheduler, the simulated kubelet, and the workload
-//! controllers (ReplicaSet, Deployment) — all in-process over the cluster's `ClusterApi`.
+//! controllers (ReplicaSet, Deployment, DaemonSet, Job, CronJob, StatefulSet) — all in-process over the cluster's `ClusterApi`.
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod expectations;
 pub mod informer;
+pub mod job;
 pub mod kubelet;
 pub mod podutil;
 pub mod quantity;
 pub mod queue;
 pub mod replicaset;
 pub mod scheduler;
+pub mod statefulset;
+pub mod ttl_after_finished;
 pub mod volume_binder;
 
 use std::sync::Arc;
@@ -42,7 +48,8 @@ pub struct Config {
     pub lease_renew_interval: Duration,
     /// How often a node's status is reported when nothing changes (kubelet: 5 min).
     pub node_status_report_interval: Duration,
-    /// Workers of the ReplicaSet and Deployment controllers (kube-controller-manager: 5).
+    /// Workers of the ReplicaSet, Deployment, DaemonSet, Job and StatefulSet controllers
+    /// (kube-controller-manager: 5).
     pub workers: usize,
 }
 
@@ -65,6 +72,13 @@ pub struct Informers {
     pub deployments: Arc<Informer>,
     pub budgets: Arc<Informer>,
     pub daemonsets: Arc<Informer>,
+    pub jobs: Arc<Informer>,
+    pub cronjobs: Arc<Informer>,
+    pub statefulsets: Arc<Informer>,
+    pub controllerrevisions: Arc<Informer>,
+    pub services: Arc<Informer>,
+    pub endpoints: Arc<Informer>,
+    pub endpointslices: Arc<Informer>,
 }
 
 impl Informers {
@@ -100,6 +114,29 @@ impl Informers {
                 vec![("namespace", by_namespace), ("uid", by_uid)],
             ),
             daemonsets: make("apps", "daemonsets", vec![]),
+            cronjobs: make("batch", "cronjobs", vec![]),
+            statefulsets: make("apps", "statefulsets", vec![]),
+            services: make("", "services", vec![("namespace", by_namespace)]),
+            endpoints: make("", "endpoints", vec![]),
+            endpointslices: make(
+                "discovery.k8s.io",
+                "endpointslices",
+                vec![("service", endpointslice::by_managed_service)],
+            ),
+            controllerrevisions: make(
+                "apps",
+                "controllerrevisions",
+                vec![("owner", by_controller_uid)],
+            ),
+            jobs: make(
+                "batch",
+                "jobs",
+                vec![
+                    ("owner", by_controller_uid),
+                    ("namespace", by_namespace),
+                    ("uid", by_uid),
+                ],
+            ),
             budgets: make(
                 "policy",
                 "poddisruptionbudgets",
@@ -116,6 +153,13 @@ impl Informers {
             &self.deployments,
             &self.budgets,
             &self.daemonsets,
+            &self.jobs,
+            &self.cronjobs,
+            &self.statefulsets,
+            &self.controllerrevisions,
+            &self.services,
+            &self.endpoints,
+            &self.endpointslices,
         ] {
             i.start();
         }
@@ -145,6 +189,12 @@ impl ClusterAddon for Controllers {
         deployment::DeploymentController::start(&api, &informers, &self.config);
         disruption::DisruptionController::start(&api, &informers);
         daemonset::DaemonSetController::start(&api, &informers, &self.config);
+        job::JobController::start(&api, &informers, &self.config);
+        ttl_after_finished::TtlAfterFinishedController::start(&api, &informers);
+        cronjob::CronJobController::start(&api, &informers);
+        statefulset::StatefulSetController::start(&api, &informers, &self.config);
+        endpoints::EndpointsController::start(&api, &informers);
+        endpointslice::EndpointSliceController::start(&api, &informers);
         volume_binder::VolumeBinder::start(&api);
         informers.start();
     }

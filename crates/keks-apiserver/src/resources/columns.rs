@@ -264,8 +264,17 @@ pub fn table(group: &str, plural: &str) -> Option<(Vec<PrinterColumn>, Cells)> {
                     "Complete"
                 } else if condition("Failed") {
                     "Failed"
-                } else if job.pointer("/spec/suspend") == Some(&json!(true)) {
+                } else if job
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|t| !t.is_null())
+                {
+                    "Terminating"
+                } else if condition("Suspended") {
                     "Suspended"
+                } else if condition("FailureTarget") {
+                    "FailureTarget"
+                } else if condition("SuccessCriteriaMet") {
+                    "SuccessCriteriaMet"
                 } else {
                     "Running"
                 };

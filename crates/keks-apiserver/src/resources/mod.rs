@@ -2,6 +2,7 @@
 //! every other built-in gets the generic strategy and the default NAME/AGE table.
 
 mod apps;
+mod batch;
 mod columns;
 mod core_misc;
 mod namespace;
@@ -80,9 +81,13 @@ pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<Printe
                 ("", "persistentvolumes") => Some("persistentvolumes"),
                 _ => None,
             };
-            match defaulted {
-                Some(plural) => (Arc::new(apps::Defaulted { inner, plural }), columns),
-                None => (inner, columns),
+            match (defaulted, plural) {
+                (Some(plural), _) => (Arc::new(apps::Defaulted { inner, plural }), columns),
+                (None, "jobs" | "cronjobs") if group == "batch" => {
+                    let plural = if plural == "jobs" { "jobs" } else { "cronjobs" };
+                    (Arc::new(batch::Batch { inner, plural }), columns)
+                }
+                (None, _) => (inner, columns),
             }
         }
     }

@@ -6,6 +6,7 @@
 
 mod ipam;
 mod pods;
+pub mod run;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -121,7 +122,13 @@ impl Kubelet {
             && pod["spec"]["nodeName"]
                 .as_str()
                 .is_some_and(|n| self.nodes.get(n).is_none());
-        if bound && (podutil::phase(pod) == "Pending" || podutil::is_deleting(pod) || node_missing)
+        // Running pods whose containers exit on their own come back when they do.
+        let finishes = podutil::phase(pod) == "Running" && run::run_time(pod).is_some();
+        if bound
+            && (podutil::phase(pod) == "Pending"
+                || podutil::is_deleting(pod)
+                || node_missing
+                || finishes)
         {
             self.pod_queue.add(key_of(pod));
         }

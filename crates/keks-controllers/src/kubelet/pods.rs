@@ -12,7 +12,7 @@ use keks_apiserver::rest::{DeleteOptions, Subresource, UpdateOptions};
 use keks_apiserver::status::ApiError;
 use serde_json::{json, Value};
 
-use super::{hex_id, Kubelet};
+use super::{hex_id, run, Kubelet};
 use crate::informer::split_key;
 use crate::podutil;
 use crate::queue::ReconcileResult;
@@ -104,6 +104,9 @@ impl Kubelet {
         };
         if podutil::phase(&pod) != "Pending" {
             self.ipam.lock().reserve(&pod);
+            if podutil::phase(&pod) == "Running" {
+                return self.finish_run(key, &pod).await;
+            }
             return Ok(None);
         }
         let delay = node_startup_delay(&node).unwrap_or(self.config.pod_startup_delay);
@@ -182,6 +185,56 @@ impl Kubelet {
             Err(ApiError::NotFound { .. }) => {
                 Ok(self.pods.get(key).map(|_| Duration::from_secs(1)))
             }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Kubelet {
+    /// Ends the current run of a pod's containers when its simulated run time is over
+    /// (see `run.rs`); comes back when it will be.
+    async fn finish_run(&self, key: &str, pod: &Value) -> ReconcileResult {
+        let Some(run_time) = run::run_time(pod) else {
+            return Ok(None);
+        };
+        let wall = self.api.clock.wall();
+        let Some(started) = run::run_started(pod) else {
+            return Ok(None);
+        };
+        let ends = started + run_time;
+        if wall < ends {
+            return Ok(Some(
+                ends.duration_since(wall)
+                    .unwrap_or(Duration::from_millis(1)),
+            ));
+        }
+        let (ns, name) = split_key(key);
+        let d = self.pods.descriptor().clone();
+        let code = run::exit_code(pod);
+        let now = timestamp(wall);
+        let uid = podutil::uid(pod).to_string();
+        let started_text = pod["status"]["startTime"].clone();
+        let opts = UpdateOptions {
+            subresource: Subresource::Status,
+            ..Default::default()
+        };
+        let result = self
+            .api
+            .guaranteed_update(&d, ns, name, &opts, 0, |current| {
+                // Only the run this decision was about: same pod, still running it.
+                if podutil::uid(current) != uid
+                    || podutil::phase(current) != "Running"
+                    || podutil::is_deleting(current)
+                    || current["status"]["startTime"] != started_text
+                    || run::run_started(current) != Some(started)
+                {
+                    return Ok(current.clone());
+                }
+                Ok(run::exited_status(current, code, &now))
+            })
+            .await;
+        match result {
+            Ok(_) | Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
