@@ -195,6 +195,45 @@ def test_nodegroups_and_their_nodes_survive_a_restart(keks):
 
 
 
+def test_a_group_launches_from_an_ec2_launch_template(keks):
+    create_cluster(keks, "nglt", "--access-config", "authenticationMode=API")
+    eks, iam, _ = clients(keks)
+    role = node_role(iam, "nglt-nodes")
+    subnets = eks.describe_cluster(name="nglt")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    lt = aws_ok(keks, "ec2", "create-launch-template", "--launch-template-name", "workers-lt",
+                "--launch-template-data", json.dumps({"InstanceType": "m5.large"}))["LaunchTemplate"]
+    base = dict(clusterName="nglt", nodeRole=role, subnets=subnets,
+                scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})
+    # What belongs in the template is refused beside it, and nothing is created.
+    r = error(eks.create_nodegroup, nodegroupName="bad", diskSize=50,
+              launchTemplate={"name": "workers-lt"}, **base)
+    assert r["Error"]["Code"] == "InvalidParameterException"
+    assert r["Error"]["Message"] == "Disk size must be specified within the launch template."
+    r = error(eks.create_nodegroup, nodegroupName="bad", instanceTypes=["t3.large"],
+              launchTemplate={"name": "workers-lt"}, **base)
+    assert r["Error"]["Code"] == "InvalidRequestException"
+    assert r["Error"]["Message"] == "Cannot specify instance types in launch template and API Request"
+    r = error(eks.create_nodegroup, nodegroupName="bad",
+              launchTemplate={"name": "workers-lt", "id": lt["LaunchTemplateId"]}, **base)
+    assert r["Error"]["Code"] == "InvalidParameterException" and "but not both" in r["Error"]["Message"]
+    r = error(eks.create_nodegroup, nodegroupName="bad", launchTemplate={"name": "missing-lt"}, **base)
+    assert r["Error"]["Code"] == "InvalidParameterException" and "missing-lt" in r["Error"]["Message"]
+    assert eks.list_nodegroups(clusterName="nglt")["nodegroups"] == []
+
+    created = eks.create_nodegroup(nodegroupName="from-lt", launchTemplate={"name": "workers-lt"},
+                                   **base)["nodegroup"]
+    assert created["launchTemplate"] == {"name": "workers-lt", "version": "1", "id": lt["LaunchTemplateId"]}
+    assert created["instanceTypes"] == ["m5.large"]
+    eks.get_waiter("nodegroup_active").wait(clusterName="nglt", nodegroupName="from-lt", WaiterConfig={"Delay": 1})
+    kc = kubeconfig_for(keks, "nglt")
+    env = aws_env(keks)
+    node = wait("the node", lambda: group_nodes(kc, env, "from-lt"))[0]
+    labels = node["metadata"]["labels"]
+    assert labels["node.kubernetes.io/instance-type"] == "m5.large"
+    assert labels["eks.amazonaws.com/sourceLaunchTemplateId"] == lt["LaunchTemplateId"]
+    assert labels["eks.amazonaws.com/sourceLaunchTemplateVersion"] == "1"
+
+
 def test_launch_failures_degrade_the_group_until_capacity_returns(keks):
     from test_aws_fleet import admin, client
 

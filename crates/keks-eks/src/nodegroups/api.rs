@@ -54,6 +54,16 @@ struct CreateInput {
     release_version: Option<String>,
 }
 
+/// A node group's launch template, resolved.
+struct NodeLaunchTemplate {
+    /// As DescribeNodegroup shows it: name, version (a number), id.
+    spec: Value,
+    /// What the Auto Scaling group launches from.
+    reference: keks_cloud::LaunchTemplateRef,
+    /// The template version's instance type, if it sets one.
+    instance_type: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct LabelsPayload {
@@ -131,11 +141,6 @@ impl ControlPlane {
                 "Role with arn: {role}, could not be assumed because it does not exist or the trusted entity is not correct"
             ))));
         }
-        if input.launch_template.is_some() {
-            return Err(bad(EksError::invalid_parameter(
-                "Launch templates for managed node groups are not supported by keks yet",
-            )));
-        }
         let capacity = match input.capacity_type.as_deref().unwrap_or("ON_DEMAND") {
             "ON_DEMAND" => CapacityType::OnDemand,
             "SPOT" => CapacityType::Spot,
@@ -165,10 +170,15 @@ impl ControlPlane {
             .ami_type
             .clone()
             .unwrap_or_else(|| validate::default_ami_type(&cluster_version).to_string());
-        let instance_types = input
-            .instance_types
-            .clone()
-            .filter(|t| !t.is_empty())
+        let template = match &input.launch_template {
+            Some(spec) => Some(self.node_launch_template(spec, &input).map_err(bad)?),
+            None => None,
+        };
+        let instance_types = template
+            .as_ref()
+            .and_then(|t| t.instance_type.clone())
+            .map(|t| vec![t])
+            .or_else(|| input.instance_types.clone().filter(|t| !t.is_empty()))
             .unwrap_or_else(|| vec![validate::DEFAULT_INSTANCE_TYPE.to_string()]);
         validate::check_instance_types(&instance_types, &ami_type).map_err(bad)?;
         let s = input.scaling_config.unwrap_or_default();
@@ -245,6 +255,7 @@ impl ControlPlane {
             taints: input.taints.clone(),
             resources: json!({ "autoScalingGroups": [{ "name": asg_name }] }),
             disk_size: input.disk_size.unwrap_or(validate::DEFAULT_DISK_GIB),
+            launch_template: template.as_ref().map(|t| t.spec.clone()),
             health: json!({ "issues": [] }),
             update_config,
             tags: input.tags.clone(),
@@ -317,6 +328,7 @@ impl ControlPlane {
             instance_types,
             subnet_ids: subnets,
             capacity_type: capacity,
+            launch_template: template.map(|t| t.reference),
             tags: vec![
                 tag("eks:cluster-name".into(), &cluster),
                 tag("eks:nodegroup-name".into(), &name),
@@ -339,6 +351,53 @@ impl ControlPlane {
             )));
         }
         Ok(answer)
+    }
+
+    /// The EC2 launch template a CreateNodegroup names, checked as EKS checks it: an id or a
+    /// name (not both) of an existing template and version; no `diskSize` and no
+    /// `remoteAccess` beside it (they belong in the template), and no `instanceTypes` when
+    /// the template sets its own.
+    fn node_launch_template(
+        &self,
+        spec: &Value,
+        input: &CreateInput,
+    ) -> Result<NodeLaunchTemplate, EksError> {
+        let id = spec["id"].as_str();
+        let name = spec["name"].as_str();
+        if id.is_some() == name.is_some() {
+            return Err(EksError::invalid_parameter(
+                "You must specify either the launch template ID or the launch template name in the request, but not both.",
+            ));
+        }
+        if input.disk_size.is_some() {
+            return Err(EksError::invalid_parameter(
+                "Disk size must be specified within the launch template.",
+            ));
+        }
+        if input.remote_access.is_some() {
+            return Err(EksError::invalid_parameter(
+                "Remote access configuration cannot be specified with a launch template.",
+            ));
+        }
+        let autoscaling = self.autoscaling().ok_or_else(|| {
+            EksError::Server(
+                "keks runs without an EC2 fleet; launch templates are unavailable".into(),
+            )
+        })?;
+        let (template, reference, instance_type) = autoscaling
+            .launch_templates()
+            .resolve(id, name, spec["version"].as_str())
+            .map_err(|e| EksError::invalid_parameter(e.to_string()))?;
+        if instance_type.is_some() && input.instance_types.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(EksError::invalid_request(
+                "Cannot specify instance types in launch template and API Request",
+            ));
+        }
+        Ok(NodeLaunchTemplate {
+            spec: json!({"name": template.name, "version": reference.version, "id": template.id}),
+            reference,
+            instance_type,
+        })
     }
 
     /// Maps a node role in `aws-auth`, as EKS does for CONFIG_MAP clusters.

@@ -74,6 +74,9 @@ pub struct Nodegroup {
     pub taints: Vec<Taint>,
     pub resources: Value,
     pub disk_size: u32,
+    /// `{name, version, id}` of the EC2 launch template the group launches from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<Value>,
     pub health: Value,
     pub update_config: UpdateConfig,
     pub tags: BTreeMap<String, String>,

@@ -55,6 +55,10 @@ pub fn system_labels(n: &GroupNode<'_>) -> BTreeMap<String, String> {
         &i.availability_zone,
     );
     put("topology.k8s.aws/zone-id", n.zone_id);
+    if let Some(t) = &i.launch_template {
+        put("eks.amazonaws.com/sourceLaunchTemplateId", &t.id);
+        put("eks.amazonaws.com/sourceLaunchTemplateVersion", &t.version);
+    }
     put("kubernetes.io/arch", arch);
     put("beta.kubernetes.io/arch", arch);
     put("kubernetes.io/os", "linux");

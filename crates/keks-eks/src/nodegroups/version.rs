@@ -59,11 +59,23 @@ impl ControlPlane {
         let name = input.nodegroup_name.clone();
         let bad = |e: EksError| e.for_cluster(&cluster);
         if input.launch_template.is_some() {
-            // EKS: a group deployed without a launch template can't be moved to one; keks
-            // creates every group without one.
-            return Err(bad(EksError::invalid_parameter(format!(
-                "You cannot specify a launch template for node group {name} because it was not created with a launch template."
-            ))));
+            let has_template = self
+                .with(&cluster, |d| {
+                    d.nodegroups
+                        .get(&name)
+                        .is_some_and(|n| n.nodegroup.launch_template.is_some())
+                })
+                .unwrap_or(false);
+            if !has_template {
+                // EKS: a group deployed without a launch template can't be moved to one.
+                return Err(bad(EksError::invalid_parameter(format!(
+                    "You cannot specify a launch template for node group {name} because it was not created with a launch template."
+                ))));
+            }
+            // Rolling to another template version is not simulated yet: an honest refusal.
+            return Err(bad(EksError::NotImplemented(
+                "UpdateNodegroupVersion with a launchTemplate (moving to another launch template version)".into(),
+            )));
         }
         let autoscaling = self.autoscaling().ok_or_else(|| {
             EksError::Server(
