@@ -13,6 +13,7 @@ pub mod expectations;
 pub mod informer;
 pub mod job;
 pub mod kubelet;
+pub mod node_lifecycle;
 pub mod podutil;
 pub mod quantity;
 pub mod queue;
@@ -196,6 +197,7 @@ impl ClusterAddon for Controllers {
         endpoints::EndpointsController::start(&api, &informers);
         endpointslice::EndpointSliceController::start(&api, &informers);
         volume_binder::VolumeBinder::start(&api);
+        node_lifecycle::NodeLifecycleController::start(&api, &informers);
         informers.start();
     }
 }

@@ -686,3 +686,125 @@ async fn suspended_jobs_wait_and_on_failure_restarts_count() {
     assert!(pods.len() <= 1, "one pod, restarted in place, then deleted");
     api.stop();
 }
+
+async fn set_kubelet_stopped(api: &ClusterApi, node: &str, stopped: bool) {
+    let d = api.registry.get("", "v1", "nodes").unwrap();
+    api.guaranteed_update(&d, "", node, &Default::default(), 0, |cur| {
+        let mut next = cur.clone();
+        if stopped {
+            next["metadata"]["annotations"] = json!({"keks.dev/kubelet-stopped": "true"});
+        } else if let Some(a) = next["metadata"]["annotations"].as_object_mut() {
+            a.remove("keks.dev/kubelet-stopped");
+        }
+        Ok(next)
+    })
+    .await
+    .unwrap();
+}
+
+/// A node's Ready condition, whatever its status.
+fn ready(node: &Value) -> &Value {
+    node["status"]["conditions"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["type"] == "Ready"))
+        .expect("a Ready condition")
+}
+
+fn ready_status(node: &Value) -> String {
+    ready(node)["status"].as_str().unwrap().to_string()
+}
+
+fn taint_keys(node: &Value) -> Vec<String> {
+    node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["key"].as_str().unwrap(),
+                t["effect"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_silent_node_goes_unknown_is_tainted_and_its_pods_leave_on_their_tolerations() {
+    let clock = VirtualClock::new();
+    let (_clusters, api) = cluster(&clock, Config::default()).await;
+    create(&api, "", "nodes", "", json!({"metadata": {"name": "n1"}})).await;
+    let pod = |name: &str, tolerations: Value| {
+        json!({"metadata": {"name": name},
+               "spec": {"containers": [{"name": "c", "image": "nginx"}], "tolerations": tolerations}})
+    };
+    // DefaultTolerationSeconds gives the first 300 s; the second asks for 20 s.
+    let patient = create(&api, "", "pods", "default", pod("patient", json!([]))).await;
+    let tolerations = patient["spec"]["tolerations"].as_array().unwrap();
+    assert!(tolerations
+        .iter()
+        .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["tolerationSeconds"] == 300));
+    create(&api, "", "pods", "default", pod("hasty", json!([
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20}
+    ]))).await;
+    clock.advance(Duration::from_secs(2)).await;
+    let node = get(&api, "", "nodes", "", "n1").await;
+    assert_eq!(ready_status(&node), "True");
+
+    set_kubelet_stopped(&api, "n1", true).await;
+    clock.advance(Duration::from_secs(45)).await;
+    assert_eq!(
+        ready_status(&get(&api, "", "nodes", "", "n1").await),
+        "True",
+        "within the grace period"
+    );
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(5)).await;
+    }
+    let node = get(&api, "", "nodes", "", "n1").await;
+    assert_eq!(ready_status(&node), "Unknown");
+    assert_eq!(
+        ready(&node)["message"],
+        "Kubelet stopped posting node status."
+    );
+    let mut keys = taint_keys(&node);
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "node.kubernetes.io/unreachable:NoExecute",
+            "node.kubernetes.io/unreachable:NoSchedule"
+        ]
+    );
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(5)).await;
+    }
+    let names: Vec<String> = list(&api, "", "pods")
+        .await
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["patient"],
+        "the 20 s toleration ran out, the 300 s one has not"
+    );
+    for _ in 0..60 {
+        clock.advance(Duration::from_secs(5)).await;
+    }
+    let live = list(&api, "", "pods")
+        .await
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .count();
+    assert_eq!(live, 0, "five minutes later the other leaves too");
+
+    set_kubelet_stopped(&api, "n1", false).await;
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(5)).await;
+    }
+    let node = get(&api, "", "nodes", "", "n1").await;
+    assert_eq!(ready_status(&node), "True", "the kubelet is back");
+    assert!(taint_keys(&node).is_empty(), "{:?}", taint_keys(&node));
+}

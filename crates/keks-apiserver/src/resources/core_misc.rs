@@ -522,10 +522,12 @@ impl Strategy for NodeStrategy {
             .flatten()
             .find(|c| c["type"] == "Ready")
             .and_then(|c| c["status"].as_str());
+        // As kube's printer: a Ready condition that is not True (False or Unknown) reads
+        // NotReady; no Ready condition at all, Unknown.
         let mut status = match ready {
             Some("True") => "Ready".to_string(),
-            Some("False") => "NotReady".to_string(),
-            _ => "Unknown".to_string(),
+            Some(_) => "NotReady".to_string(),
+            None => "Unknown".to_string(),
         };
         if node.pointer("/spec/unschedulable") == Some(&json!(true)) {
             status.push_str(",SchedulingDisabled");

@@ -117,6 +117,7 @@ impl Strategy for PodStrategy {
     }
 
     fn prepare_for_create(&self, pod: &mut Value) {
+        default_toleration_seconds(pod);
         pod["status"] = json!({"phase": "Pending", "qosClass": qos_class(pod)});
     }
 
@@ -381,4 +382,38 @@ fn pod_status_reason(pod: &Value) -> String {
         }
     }
     reason
+}
+
+/// kube-apiserver's DefaultTolerationSeconds admission: a new pod that does not already
+/// tolerate `node.kubernetes.io/not-ready` or `node.kubernetes.io/unreachable` (NoExecute)
+/// gets a toleration of 300 s for each, so it leaves a failed node five minutes after the
+/// node lifecycle controller taints it.
+fn default_toleration_seconds(pod: &mut Value) {
+    const SECONDS: i64 = 300;
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = list.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerated = list.iter().any(|t| {
+            let key_matches = match t.get("key").and_then(Value::as_str) {
+                None | Some("") => t.get("operator").and_then(Value::as_str) == Some("Exists"),
+                Some(k) => k == key,
+            };
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            key_matches && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !tolerated {
+            list.push(
+                json!({"key": key, "operator": "Exists", "effect": "NoExecute",
+                             "tolerationSeconds": SECONDS}),
+            );
+        }
+    }
 }

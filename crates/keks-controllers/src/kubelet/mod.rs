@@ -34,6 +34,11 @@ const LEASE_NAMESPACE: &str = "kube-node-lease";
 /// pulls the image first).
 pub const STARTUP_DELAY_ANNOTATION: &str = "keks.dev/pod-startup-delay-seconds";
 
+/// A node annotation (`"true"`) that stops its simulated kubelet: no status reports, no
+/// Lease renewals — a crashed kubelet or a lost node, for the node lifecycle controller to
+/// notice. Removing it starts the kubelet again.
+pub const KUBELET_STOPPED_ANNOTATION: &str = "keks.dev/kubelet-stopped";
+
 pub struct Kubelet {
     api: Arc<ClusterApi>,
     config: Config,
@@ -96,6 +101,13 @@ impl Kubelet {
             Change::Updated { new, .. } if status_incomplete(new) => {
                 self.node_queue.add(key_of(new));
             }
+            // Started or stopped by hand: act now rather than at the next renewal.
+            Change::Updated { old, new }
+                if old["metadata"]["annotations"][KUBELET_STOPPED_ANNOTATION]
+                    != new["metadata"]["annotations"][KUBELET_STOPPED_ANNOTATION] =>
+            {
+                self.node_queue.add(key_of(new));
+            }
             // Its pods are orphans now (see `pods.rs`).
             Change::Deleted(n) => {
                 let name = n["metadata"]["name"].as_str().unwrap_or_default();
@@ -140,6 +152,10 @@ impl Kubelet {
         let Some(node) = self.nodes.get(name) else {
             return Ok(None);
         };
+        if node["metadata"]["annotations"][KUBELET_STOPPED_ANNOTATION] == "true" {
+            // A kubelet that crashed or lost its network: no status, no Lease renewal.
+            return Ok(Some(self.config.lease_renew_interval));
+        }
         let now = self.api.clock.wall();
         if self.status_due(&node, now) {
             let d = self.nodes.descriptor().clone();
@@ -167,7 +183,11 @@ impl Kubelet {
     }
 
     fn status_due(&self, node: &Value, now: SystemTime) -> bool {
-        if status_incomplete(node) {
+        // Also when someone else (the node lifecycle controller) says the node is not
+        // Ready: the kubelet sees its own state differs and reports it at once.
+        if status_incomplete(node)
+            || podutil::condition(node, "Ready").is_some_and(|c| c["status"] != "True")
+        {
             return true;
         }
         let heartbeat = podutil::condition(node, "Ready")
