@@ -7,15 +7,12 @@
 //! Pending) and PersistentVolume (reclaim policy Retain, volumeMode Filesystem, phase
 //! Pending). Everything else is the wrapped strategy's.
 
-use std::sync::Arc;
-
 use serde_json::{json, Map, Value};
 
-use crate::field::FieldError;
-use crate::registry::{NameRule, Strategy};
+use super::layered::Layer;
 
+/// The defaults of one of these resources, on top of its strategy ([`super::layered`]).
 pub struct Defaulted {
-    pub inner: Arc<dyn Strategy>,
     pub plural: &'static str,
 }
 
@@ -104,55 +101,9 @@ fn apply(plural: &str, obj: &mut Value) {
     }
 }
 
-impl Strategy for Defaulted {
-    fn name_rule(&self) -> NameRule {
-        self.inner.name_rule()
-    }
-    fn has_status_subresource(&self) -> bool {
-        self.inner.has_status_subresource()
-    }
-    fn drops_status_on_create(&self) -> bool {
-        self.inner.drops_status_on_create()
-    }
-    fn tracks_generation(&self) -> bool {
-        self.inner.tracks_generation()
-    }
-    fn returns_deleted_object(&self) -> bool {
-        self.inner.returns_deleted_object()
-    }
-    fn deletion_grace_period(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
-        self.inner.deletion_grace_period(obj, requested)
-    }
-    fn deletion_held(&self, obj: &Value) -> bool {
-        self.inner.deletion_held(obj)
-    }
-    fn prepare_for_delete(&self, obj: &mut Value) {
-        self.inner.prepare_for_delete(obj)
-    }
+impl Layer for Defaulted {
     fn default(&self, obj: &mut Value) {
         apply(self.plural, obj);
-        self.inner.default(obj)
-    }
-    fn prepare_for_create(&self, obj: &mut Value) {
-        self.inner.prepare_for_create(obj)
-    }
-    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        self.inner.prepare_for_update(new, old)
-    }
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        self.inner.validate(obj)
-    }
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        self.inner.validate_update(new, old)
-    }
-    fn table_cells(&self, obj: &Value, now: std::time::SystemTime) -> Vec<Value> {
-        self.inner.table_cells(obj, now)
-    }
-    fn selectable_field(&self, obj: &Value, field: &str) -> Option<String> {
-        self.inner.selectable_field(obj, field)
-    }
-    fn selectable_fields(&self) -> &'static [&'static str] {
-        self.inner.selectable_fields()
     }
 }
 

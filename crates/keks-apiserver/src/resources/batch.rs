@@ -5,15 +5,13 @@
 //! what the Job controller and `kubectl describe job` rely on. A Job template's restartPolicy
 //! must be OnFailure or Never. Everything else is the wrapped strategy's.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
+use super::layered::Layer;
 use crate::field::{FieldError, FieldPath};
-use crate::registry::{NameRule, Strategy};
 
+/// Job and CronJob rules, on top of their strategy ([`super::layered`]).
 pub struct Batch {
-    pub inner: Arc<dyn Strategy>,
     pub plural: &'static str,
 }
 
@@ -118,50 +116,21 @@ fn validate_restart_policy(template_spec: &Value, path: FieldPath) -> Vec<FieldE
     }
 }
 
-impl Strategy for Batch {
-    fn name_rule(&self) -> NameRule {
-        self.inner.name_rule()
-    }
-    fn has_status_subresource(&self) -> bool {
-        self.inner.has_status_subresource()
-    }
-    fn drops_status_on_create(&self) -> bool {
-        self.inner.drops_status_on_create()
-    }
-    fn tracks_generation(&self) -> bool {
-        self.inner.tracks_generation()
-    }
-    fn returns_deleted_object(&self) -> bool {
-        self.inner.returns_deleted_object()
-    }
-    fn deletion_grace_period(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
-        self.inner.deletion_grace_period(obj, requested)
-    }
-    fn deletion_held(&self, obj: &Value) -> bool {
-        self.inner.deletion_held(obj)
-    }
-    fn prepare_for_delete(&self, obj: &mut Value) {
-        self.inner.prepare_for_delete(obj)
-    }
+impl Layer for Batch {
     fn default(&self, obj: &mut Value) {
         match self.plural {
             "jobs" => default_job_spec(&mut obj["spec"]),
             "cronjobs" => default_cronjob_spec(&mut obj["spec"]),
             _ => {}
         }
-        self.inner.default(obj)
     }
     fn prepare_for_create(&self, obj: &mut Value) {
         if self.plural == "jobs" {
             generate_selector(obj);
         }
-        self.inner.prepare_for_create(obj)
-    }
-    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        self.inner.prepare_for_update(new, old)
     }
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errors = self.inner.validate(obj);
+        let mut errors = Vec::new();
         let spec = FieldPath::root("spec");
         match self.plural {
             "jobs" => errors.extend(validate_restart_policy(
@@ -180,7 +149,7 @@ impl Strategy for Batch {
         errors
     }
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut errors = self.inner.validate_update(new, old);
+        let mut errors = Vec::new();
         if self.plural == "jobs" {
             // The selector and (but for a suspended Job's scheduling fields) the template
             // are immutable, as kube's ValidateJobSpecUpdate has them.
@@ -201,15 +170,6 @@ impl Strategy for Batch {
             }
         }
         errors
-    }
-    fn table_cells(&self, obj: &Value, now: std::time::SystemTime) -> Vec<Value> {
-        self.inner.table_cells(obj, now)
-    }
-    fn selectable_field(&self, obj: &Value, field: &str) -> Option<String> {
-        self.inner.selectable_field(obj, field)
-    }
-    fn selectable_fields(&self) -> &'static [&'static str] {
-        self.inner.selectable_fields()
     }
 }
 

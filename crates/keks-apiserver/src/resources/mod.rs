@@ -5,6 +5,7 @@ mod apps;
 mod batch;
 mod columns;
 mod core_misc;
+mod layered;
 mod namespace;
 mod pod;
 mod rbac;
@@ -82,10 +83,22 @@ pub fn strategy_for(group: &str, plural: &str) -> (Arc<dyn Strategy>, Vec<Printe
                 _ => None,
             };
             match (defaulted, plural) {
-                (Some(plural), _) => (Arc::new(apps::Defaulted { inner, plural }), columns),
+                (Some(plural), _) => (
+                    Arc::new(layered::Layered {
+                        inner,
+                        layer: apps::Defaulted { plural },
+                    }),
+                    columns,
+                ),
                 (None, "jobs" | "cronjobs") if group == "batch" => {
                     let plural = if plural == "jobs" { "jobs" } else { "cronjobs" };
-                    (Arc::new(batch::Batch { inner, plural }), columns)
+                    (
+                        Arc::new(layered::Layered {
+                            inner,
+                            layer: batch::Batch { plural },
+                        }),
+                        columns,
+                    )
                 }
                 (None, _) => (inner, columns),
             }
