@@ -19,6 +19,7 @@ pub mod quantity;
 pub mod queue;
 pub mod replicaset;
 pub mod scheduler;
+pub mod slow_start;
 pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod volume_binder;

@@ -393,52 +393,22 @@ impl JobController {
         if indexes.is_empty() {
             return Ok(());
         }
-        self.expectations
-            .expect_creations(key, indexes.len() as i64);
         let d = self.pods.descriptor().clone();
         let ns = podutil::namespace(job);
         let owner = podutil::owner_ref(job, API_VERSION, KIND);
         let write = WriteOptions::default();
-        // Slow start, as for ReplicaSets: a failing create fails fast.
-        let mut done = 0;
-        let mut batch = 1;
-        let mut failure = None;
-        while done < indexes.len() && failure.is_none() {
-            let size = batch.min(indexes.len() - done);
-            let creates = indexes[done..done + size].iter().map(|index| {
-                let pod = job_pod(job, owner.clone(), *index);
+        crate::slow_start::create_pods(
+            &self.expectations,
+            key,
+            indexes.len(),
+            |i| {
+                let pod = job_pod(job, owner.clone(), indexes[i]);
                 self.api.create(&d, ns, pod, &write)
-            });
-            for result in futures::future::join_all(creates).await {
-                match result {
-                    Ok(pod) => self.event(
-                        job,
-                        "Normal",
-                        "SuccessfulCreate",
-                        format!("Created pod: {}", podutil::name(&pod)),
-                    ),
-                    Err(e) => {
-                        self.expectations.creation_observed(key);
-                        self.event(
-                            job,
-                            "Warning",
-                            "FailedCreate",
-                            format!("Error creating: {e}"),
-                        );
-                        failure = Some(e);
-                    }
-                }
-            }
-            done += size;
-            batch *= 2;
-        }
-        for _ in done..indexes.len() {
-            self.expectations.creation_observed(key);
-        }
-        match failure {
-            Some(e) => Err(e.into()),
-            None => Ok(()),
-        }
+            },
+            |type_, reason, message| self.event(job, type_, reason, message),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn delete_pods(

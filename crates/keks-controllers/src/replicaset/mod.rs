@@ -264,56 +264,25 @@ impl ReplicaSetController {
         let have = active.len();
         if have < want {
             let n = (want - have).min(BURST_REPLICAS);
-            self.expectations.expect_creations(key, n as i64);
             let template = &rs["spec"]["template"];
             let owner = podutil::owner_ref(rs, API_VERSION, KIND);
             let d = self.pods.descriptor().clone();
             let ns = podutil::namespace(rs);
             let write = WriteOptions::default();
-            // Slow start: 1, 2, 4, ... so a failing create fails fast rather than n times.
-            let mut created = 0;
-            let mut batch = 1;
-            let mut failure = None;
-            while created < n && failure.is_none() {
-                let size = batch.min(n - created);
-                let creates = (0..size).map(|_| {
+            crate::slow_start::create_pods(
+                &self.expectations,
+                key,
+                n,
+                |_| {
                     let pod = podutil::pod_from_template(template, rs, owner.clone());
                     self.api.create(&d, ns, pod, &write)
-                });
-                for result in futures::future::join_all(creates).await {
-                    match result {
-                        Ok(pod) => self.recorder.event(
-                            rs,
-                            API_VERSION,
-                            KIND,
-                            "Normal",
-                            "SuccessfulCreate",
-                            format!("Created pod: {}", podutil::name(&pod)),
-                        ),
-                        Err(e) => {
-                            self.expectations.creation_observed(key);
-                            self.recorder.event(
-                                rs,
-                                API_VERSION,
-                                KIND,
-                                "Warning",
-                                "FailedCreate",
-                                format!("Error creating: {e}"),
-                            );
-                            failure = Some(e);
-                        }
-                    }
-                }
-                created += size;
-                batch *= 2;
-            }
-            // Pods never attempted will never be observed.
-            for _ in created..n {
-                self.expectations.creation_observed(key);
-            }
-            if let Some(e) = failure {
-                return Err(e.into());
-            }
+                },
+                |type_, reason, message| {
+                    self.recorder
+                        .event(rs, API_VERSION, KIND, type_, reason, message)
+                },
+            )
+            .await?;
         } else if have > want {
             let n = (have - want).min(BURST_REPLICAS);
             let victims = rank::pods_to_delete(active.to_vec(), n);
