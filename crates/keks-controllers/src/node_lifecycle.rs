@@ -92,17 +92,18 @@ impl NodeLifecycleController {
             if podutil::is_deleting(&node) {
                 continue;
             }
-            let name = podutil::name(&node).to_string();
+            let mut current = (*node).clone();
             if let Some(heard) = self.last_heartbeat(&node) {
                 let silent = now.duration_since(heard).unwrap_or_default();
                 let ready = podutil::condition(&node, "Ready").map(|c| c["status"].clone());
                 if silent > GRACE_PERIOD && ready != Some(json!("Unknown")) {
-                    self.mark_unknown(&node, now).await?;
+                    // Taint in the same pass, from the node as written (the cache may lag).
+                    match self.mark_unknown(&node, now).await? {
+                        Some(updated) => current = updated,
+                        None => continue,
+                    }
                 }
             }
-            let Some(current) = self.nodes.get(&name) else {
-                continue;
-            };
             self.sync_taints(&current, now).await?;
             if let Some(due) = self.evict(&current, now).await? {
                 next = next.min(due);
@@ -127,7 +128,12 @@ impl NodeLifecycleController {
     }
 
     /// Ready and the pressure conditions become Unknown, keeping their last heartbeat.
-    async fn mark_unknown(&self, node: &Value, now: SystemTime) -> Result<(), ControllerError> {
+    /// Returns the node as written (`None`: it is gone).
+    async fn mark_unknown(
+        &self,
+        node: &Value,
+        now: SystemTime,
+    ) -> Result<Option<Value>, ControllerError> {
         let name = podutil::name(node);
         let d = self.nodes.descriptor().clone();
         let opts = UpdateOptions {
@@ -155,7 +161,7 @@ impl NodeLifecycleController {
             })
             .await;
         match result {
-            Ok(_) => {
+            Ok(updated) => {
                 self.events.event(
                     node,
                     "v1",
@@ -164,9 +170,9 @@ impl NodeLifecycleController {
                     "NodeNotReady",
                     format!("Node {name} status is now: NodeNotReady"),
                 );
-                Ok(())
+                Ok(Some(updated))
             }
-            Err(ApiError::NotFound { .. }) => Ok(()),
+            Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
